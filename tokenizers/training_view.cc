@@ -1,0 +1,178 @@
+#include "tokenizers/training_view.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace distill::tok {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kProbeAnswer = "DISTILL_PROBE_ANSWER";
+
+json WithAssistant(const json& prompt, const std::string& content) {
+  json messages = prompt;
+  messages.push_back({{"content", content}, {"role", "assistant"}});
+  return messages;
+}
+
+// The special token (if any) that starts at `text[pos]`; longest match wins.
+std::string SpecialTokenAt(const Tokenizer& tokenizer, std::string_view text, size_t pos) {
+  std::string best;
+  for (const AddedToken& token : tokenizer.AddedTokens()) {
+    if (token.special && token.content.size() > best.size() && text.substr(pos).starts_with(token.content))
+      best = token.content;
+  }
+  return best;
+}
+
+absl::Status RejectSpecialText(const Tokenizer& tokenizer, const std::string& field, const std::string& value) {
+  for (const AddedToken& token : tokenizer.AddedTokens()) {
+    if (token.special && !token.content.empty() && absl::StrContains(value, token.content))
+      return absl::InvalidArgumentError(absl::StrCat("trace ", field, " contains the special token \"", token.content,
+                                                     "\", which would be read as a control token"));
+  }
+  return absl::OkStatus();
+}
+
+// Splits `text` into the tokens' byte spans; fails when the tokens do not spell `text` byte for byte.
+absl::StatusOr<std::vector<size_t>> TokenStarts(const Tokenizer& tokenizer, const std::vector<TokenId>& ids,
+                                                const std::string& text) {
+  std::vector<size_t> starts;
+  starts.reserve(ids.size() + 1);
+  size_t pos = 0;
+  for (TokenId id : ids) {
+    starts.push_back(pos);
+    const std::string bytes = tokenizer.TokenBytes(id);
+    if (text.compare(pos, bytes.size(), bytes) != 0)
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the tokenizer's normalizer changes the text near byte ", pos,
+          "; normalize the trace (e.g. to NFC) before building so the loss mask can be aligned"));
+    pos += bytes.size();
+  }
+  if (pos != text.size())
+    return absl::FailedPreconditionError(absl::StrCat("tokens cover ", pos, " of ", text.size(), " bytes"));
+  starts.push_back(pos);
+  return starts;
+}
+
+}  // namespace
+
+std::string ThinkBlock(const std::string& reasoning, const std::string& answer) {
+  return absl::StrCat("<think>\n", reasoning, "\n</think>\n\n", answer);
+}
+
+void SplitThinkBlock(std::string_view content, std::string& reasoning, std::string& answer) {
+  const size_t close = content.find("</think>");
+  if (close == std::string_view::npos) {
+    reasoning.clear();
+    answer = std::string(content);
+    return;
+  }
+  std::string_view head = content.substr(0, close);
+  if (const size_t open = head.find("<think>"); open != std::string_view::npos) head.remove_prefix(open + 7);
+  while (head.starts_with('\n')) head.remove_prefix(1);
+  while (head.ends_with('\n')) head.remove_suffix(1);
+  std::string_view tail = content.substr(close + 8);
+  while (tail.starts_with('\n')) tail.remove_prefix(1);
+  reasoning = std::string(head);
+  answer = std::string(tail);
+}
+
+absl::StatusOr<TraceExample> TraceFromConversation(const json& messages) {
+  if (!messages.is_array() || messages.empty())
+    return absl::InvalidArgumentError("messages: expected a non-empty array of {role, content}");
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const json& m = messages[i];
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content") ||
+        !(m["content"].is_string() || m["content"].is_null()))
+      return absl::InvalidArgumentError(absl::StrCat("messages[", i, "]: expected {\"role\": string, \"content\": string}"));
+  }
+  const json& last = messages.back();
+  if (last["role"] != "assistant")
+    return absl::InvalidArgumentError(absl::StrCat("messages[", messages.size() - 1,
+                                                   "]: the final message must be the assistant's trace"));
+  TraceExample trace;
+  trace.prompt = json(messages.begin(), messages.end() - 1);
+  const std::string content = last["content"].is_string() ? last["content"].get<std::string>() : "";
+  if (last.contains("reasoning_content") && last["reasoning_content"].is_string()) {
+    trace.reasoning = last["reasoning_content"].get<std::string>();
+    trace.answer = content;
+  } else {
+    SplitThinkBlock(content, trace.reasoning, trace.answer);
+  }
+  return trace;
+}
+
+absl::StatusOr<TrainingTemplate> PrepareTrainingTemplate(const ModelTokenization& model) {
+  json probe = json::array({{{"content", "DISTILL_PROBE_QUESTION"}, {"role", "user"}}});
+  auto rendered = RenderChat(model, WithAssistant(probe, std::string(kProbeAnswer)), false);
+  if (!rendered.ok()) return rendered.status();
+  const size_t at = rendered->rfind(kProbeAnswer);
+  if (at == std::string::npos)
+    return absl::FailedPreconditionError(absl::StrCat(model.template_name, ": the template drops assistant content"));
+  std::string end = SpecialTokenAt(*model.tokenizer, *rendered, at + kProbeAnswer.size());
+  if (end.empty())
+    return absl::FailedPreconditionError(absl::StrCat(
+        model.template_name, ": an assistant turn is not closed by a special token right after its content"));
+  return TrainingTemplate{&model, std::move(end)};
+}
+
+absl::StatusOr<TrainingView> RenderTrainingView(const TrainingTemplate& prepared, const TraceExample& trace) {
+  const ModelTokenization& model = *prepared.model;
+  const Tokenizer& tokenizer = *model.tokenizer;
+  for (const auto& [field, value] : {std::pair{"reasoning", &trace.reasoning}, std::pair{"answer", &trace.answer}})
+    if (auto status = RejectSpecialText(tokenizer, field, *value); !status.ok()) return status;
+
+  auto prompt_text = RenderChat(model, trace.prompt, /*add_generation_prompt=*/true);
+  if (!prompt_text.ok()) return prompt_text.status();
+  const std::string content = ThinkBlock(trace.reasoning, trace.answer);
+  auto full_text = RenderChat(model, WithAssistant(trace.prompt, content), /*add_generation_prompt=*/false);
+  if (!full_text.ok()) return full_text.status();
+
+  TrainingView view;
+  const std::string_view answer = absl::StripTrailingAsciiWhitespace(trace.answer);
+  const bool template_keeps_turn = absl::StartsWith(*full_text, *prompt_text);
+  const std::string_view rest = std::string_view(*full_text).substr(template_keeps_turn ? prompt_text->size() : 0);
+  if (template_keeps_turn && absl::StrContains(rest, trace.reasoning) && absl::StrContains(rest, "</think>")) {
+    if (!absl::StrContains(rest, answer))
+      return absl::FailedPreconditionError(absl::StrCat(model.template_name, ": the template drops the answer"));
+    const size_t end = rest.find(prepared.end_of_turn);
+    if (end == std::string_view::npos)
+      return absl::FailedPreconditionError(absl::StrCat(model.template_name, ": the assistant turn has no \"",
+                                                        prepared.end_of_turn, "\""));
+    view.text = std::move(*full_text);
+    view.assistant_begin = prompt_text->size();
+    view.assistant_end = view.assistant_begin + end + prepared.end_of_turn.size();
+  } else {
+    // The template strips the think block from the final turn: append it after the generation prompt, minus any
+    // opening the generation prompt already forces (e.g. "<think>\n").
+    std::string_view completion = content;
+    for (size_t overlap = std::min(completion.size(), prompt_text->size()); overlap > 0; --overlap) {
+      if (absl::EndsWith(*prompt_text, completion.substr(0, overlap))) {
+        completion.remove_prefix(overlap);
+        break;
+      }
+    }
+    view.text = absl::StrCat(*prompt_text, completion, prepared.end_of_turn);
+    view.assistant_begin = prompt_text->size();
+    view.assistant_end = view.text.size();
+    view.think_block_appended = true;
+  }
+
+  auto ids = tokenizer.Encode(view.text);
+  if (!ids.ok()) return ids.status();
+  view.ids = std::move(*ids);
+  auto starts = TokenStarts(tokenizer, view.ids, view.text);
+  if (!starts.ok()) return starts.status();
+  view.loss_mask.resize(view.ids.size());
+  for (size_t i = 0; i < view.ids.size(); ++i) {
+    // A token is trained on when any of its bytes lies in the assistant span (as transformers' assistant masks).
+    view.loss_mask[i] = (*starts)[i] < view.assistant_end && (*starts)[i + 1] > view.assistant_begin;
+  }
+  return view;
+}
+
+}  // namespace distill::tok

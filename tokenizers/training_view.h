@@ -1,0 +1,59 @@
+// The training view: what the student sees of one trace — the conversation rendered with the base model's chat
+// template, its token ids, and a loss mask that is 1 on exactly the assistant's tokens (think block, answer,
+// end-of-turn token) and 0 on the prompt and template scaffolding.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "tokenizers/model_folder.h"
+
+namespace distill::tok {
+
+// One trace: prompt messages (role/content objects, system turns allowed) and the teacher's tag-free output.
+struct TraceExample {
+  nlohmann::json prompt = nlohmann::json::array();
+  std::string reasoning;
+  std::string answer;
+};
+
+// A model's template prepared for rendering traces. Built once per model; cheap to use from many threads.
+struct TrainingTemplate {
+  const ModelTokenization* model = nullptr;  // not owned; must outlive this
+  std::string end_of_turn;                   // the special token that closes an assistant turn, e.g. <|im_end|>
+};
+
+struct TrainingView {
+  std::string text;               // the full rendered conversation, tokenized as one string
+  size_t assistant_begin = 0;     // byte span of the assistant's part of `text`, end-of-turn token included
+  size_t assistant_end = 0;
+  std::vector<TokenId> ids;
+  std::vector<uint8_t> loss_mask;  // one per id: 1 = trained on
+  // The template renders no reasoning for the final assistant turn (R1-style history stripping), so the think
+  // block was appended after the generation prompt as R1-Distill does.
+  bool think_block_appended = false;
+};
+
+// The canonical R1 assistant text: "<think>\n{reasoning}\n</think>\n\n{answer}".
+std::string ThinkBlock(const std::string& reasoning, const std::string& answer);
+
+// Splits assistant content that carries its reasoning inline ("<think>\n…\n</think>\n\nanswer", the opening tag
+// optional) into a tag-free trace part. Content without "</think>" is all answer.
+void SplitThinkBlock(std::string_view content, std::string& reasoning, std::string& answer);
+
+// Reads a trace from a conversation: the final message must be the assistant's, with `reasoning_content` beside
+// `content` or the think block inline. `messages` is a JSON array of {role, content}. Errors name the message.
+absl::StatusOr<TraceExample> TraceFromConversation(const nlohmann::json& messages);
+
+// Finds the model template's end-of-turn token by rendering a probe conversation. FailedPrecondition when the
+// model has no template or an assistant turn is not closed by a special token.
+absl::StatusOr<TrainingTemplate> PrepareTrainingTemplate(const ModelTokenization& model);
+
+// Renders one trace. Errors: the trace contains special-token text (it would be tokenized as control tokens), the
+// template drops the answer, or the tokenizer's normalizer changes the text so the mask cannot be aligned.
+absl::StatusOr<TrainingView> RenderTrainingView(const TrainingTemplate& prepared, const TraceExample& trace);
+
+}  // namespace distill::tok
