@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 // libsentencepiece's headers declare `namespace absl { using std::string_view; }`, which clashes with the
 // system Abseil (whose absl::string_view is its own class). Its API only needs a std::string_view alias, so
 // the headers are included with their `absl` renamed; the types (and symbols) are unchanged.
@@ -177,8 +178,11 @@ class SentencePieceTokenizer final : public Tokenizer {
  public:
   static absl::StatusOr<std::unique_ptr<Tokenizer>> Load(const std::string& path) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) {
+    if (!std::filesystem::exists(path, ec)) {
       return absl::NotFoundError(absl::StrCat(path, ": no such SentencePiece model file"));
+    }
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file, not a SentencePiece model"));
     }
     std::ifstream in(path, std::ios::binary);
     std::stringstream buffer;
@@ -299,6 +303,25 @@ class SentencePieceTokenizer final : public Tokenizer {
   bool IsSpecial(TokenId id) const override {
     return id >= 0 && static_cast<size_t>(id) < special_.size() && special_[static_cast<size_t>(id)];
   }
+  // The bytes the token stands for in running text: "▁" (U+2581) as a space, byte pieces <0xNN> as that byte,
+  // special pieces as their text (as Decode without skip_special writes them). Note that Decode drops the
+  // dummy-prefix space at the start of each encoded segment, so the concatenation of TokenBytes over
+  // Encode(x) is " " + x (not x) for models with add_dummy_prefix.
+  std::string TokenBytes(TokenId id) const override {
+    if (id < 0 || static_cast<size_t>(id) >= special_.size()) return std::string();
+    const std::string& piece = sp_.IdToPiece(id);
+    if (special_[static_cast<size_t>(id)]) return piece;
+    if (sp_.IsByte(id) && piece.size() == 6 && piece.starts_with("<0x") && piece.back() == '>') {
+      int value = 0;
+      for (size_t k = 3; k < 5; ++k) {
+        const char c = piece[k];
+        value = value * 16 + (c >= '0' && c <= '9' ? c - '0' : (c >= 'A' && c <= 'F' ? c - 'A' + 10 : c - 'a' + 10));
+      }
+      return std::string(1, static_cast<char>(value));
+    }
+    return absl::StrReplaceAll(piece, {{"\xe2\x96\x81", " "}});
+  }
+
   std::string Describe() const override {
     return absl::StrFormat("sentencepiece(%s, %s, vocab=%d)", name_, model_type_, special_.size());
   }

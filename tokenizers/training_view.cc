@@ -1,9 +1,10 @@
 #include "tokenizers/training_view.h"
 
+#include <cctype>
+
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 
 namespace distill::tok {
 namespace {
@@ -45,7 +46,11 @@ absl::StatusOr<std::vector<size_t>> TokenStarts(const Tokenizer& tokenizer, cons
   size_t pos = 0;
   for (TokenId id : ids) {
     starts.push_back(pos);
-    const std::string bytes = tokenizer.TokenBytes(id);
+    std::string bytes = tokenizer.TokenBytes(id);
+    // SentencePiece adds a dummy-prefix space to each text segment that is not in the text itself.
+    if (text.compare(pos, bytes.size(), bytes) != 0 && bytes.starts_with(' ') &&
+        text.compare(pos, bytes.size() - 1, bytes, 1) == 0)
+      bytes.erase(0, 1);
     if (text.compare(pos, bytes.size(), bytes) != 0)
       return absl::FailedPreconditionError(absl::StrCat(
           "the tokenizer's normalizer changes the text near byte ", pos,
@@ -133,11 +138,12 @@ absl::StatusOr<TrainingView> RenderTrainingView(const TrainingTemplate& prepared
   if (!full_text.ok()) return full_text.status();
 
   TrainingView view;
-  const std::string_view answer = absl::StripTrailingAsciiWhitespace(trace.answer);
-  const bool template_keeps_turn = absl::StartsWith(*full_text, *prompt_text);
+  std::string_view answer = trace.answer;
+  while (!answer.empty() && std::isspace(static_cast<unsigned char>(answer.back()))) answer.remove_suffix(1);
+  const bool template_keeps_turn = full_text->starts_with(*prompt_text);
   const std::string_view rest = std::string_view(*full_text).substr(template_keeps_turn ? prompt_text->size() : 0);
-  if (template_keeps_turn && absl::StrContains(rest, trace.reasoning) && absl::StrContains(rest, "</think>")) {
-    if (!absl::StrContains(rest, answer))
+  if (template_keeps_turn && rest.find(trace.reasoning) != rest.npos && rest.find("</think>") != rest.npos) {
+    if (rest.find(answer) == rest.npos)
       return absl::FailedPreconditionError(absl::StrCat(model.template_name, ": the template drops the answer"));
     const size_t end = rest.find(prepared.end_of_turn);
     if (end == std::string_view::npos)
@@ -150,21 +156,36 @@ absl::StatusOr<TrainingView> RenderTrainingView(const TrainingTemplate& prepared
     // The template strips the think block from the final turn: append it after the generation prompt, minus any
     // opening the generation prompt already forces (e.g. "<think>\n").
     std::string_view completion = content;
-    for (size_t overlap = std::min(completion.size(), prompt_text->size()); overlap > 0; --overlap) {
-      if (absl::EndsWith(*prompt_text, completion.substr(0, overlap))) {
+    // Only a forced opening counts as overlap, never a stray character such as a trailing "<".
+    constexpr size_t kMinOverlap = std::string_view("<think>").size();
+    for (size_t overlap = std::min(completion.size(), prompt_text->size()); overlap >= kMinOverlap; --overlap) {
+      if (std::string_view(*prompt_text).ends_with(completion.substr(0, overlap))) {
         completion.remove_prefix(overlap);
         break;
       }
     }
-    view.text = absl::StrCat(*prompt_text, completion, prepared.end_of_turn);
+    view.text = *prompt_text;
+    view.text.append(completion).append(prepared.end_of_turn);
     view.assistant_begin = prompt_text->size();
     view.assistant_end = view.text.size();
     view.think_block_appended = true;
   }
 
-  auto ids = tokenizer.Encode(view.text);
-  if (!ids.ok()) return ids.status();
-  view.ids = std::move(*ids);
+  if (view.think_block_appended) {
+    // Prompt and reply are tokenized apart, as at inference (the engine tokenizes the generation prompt, the model
+    // continues), so no token straddles the boundary.
+    auto prompt_ids = tokenizer.Encode(std::string_view(view.text).substr(0, view.assistant_begin));
+    if (!prompt_ids.ok()) return prompt_ids.status();
+    auto reply_ids = tokenizer.Encode(std::string_view(view.text).substr(view.assistant_begin));
+    if (!reply_ids.ok()) return reply_ids.status();
+    view.ids = std::move(*prompt_ids);
+    view.ids.insert(view.ids.end(), reply_ids->begin(), reply_ids->end());
+  } else {
+    // One string, exactly the ids transformers' apply_chat_template(tokenize=True) gives.
+    auto ids = tokenizer.Encode(view.text);
+    if (!ids.ok()) return ids.status();
+    view.ids = std::move(*ids);
+  }
   auto starts = TokenStarts(tokenizer, view.ids, view.text);
   if (!starts.ok()) return starts.status();
   view.loss_mask.resize(view.ids.size());

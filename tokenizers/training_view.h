@@ -33,7 +33,8 @@ struct TrainingView {
   std::vector<TokenId> ids;
   std::vector<uint8_t> loss_mask;  // one per id: 1 = trained on
   // The template renders no reasoning for the final assistant turn (R1-style history stripping), so the think
-  // block was appended after the generation prompt as R1-Distill does.
+  // block was appended after the generation prompt as R1-Distill does; then ids = Encode(prompt) + Encode(reply),
+  // as at inference. Otherwise ids = Encode(text), as apply_chat_template gives them.
   bool think_block_appended = false;
 };
 

@@ -1,5 +1,6 @@
 // Deterministic mixed-language corpus for tokenizer parity and benchmarks.
-// Usage: node make_corpus.js OUT.jsonl [SIZE_BYTES=2300000] [SEED=12345]
+// Usage: node make_corpus.js OUT.jsonl [SIZE_BYTES=2300000] [SEED=12345] [CHAOS_WEIGHT=6]
+// (CHAOS_WEIGHT raises the share of random strings over tricky characters, for one-off differential runs.)
 // Writes one JSON string per line (a document). Same arguments → byte-identical output.
 "use strict";
 const fs = require("fs");
@@ -68,7 +69,15 @@ function latex() {
 function digits() { let s = ""; const n = 1 + int(40); for (let i = 0; i < n; i++) s += String(int(10)); return pick(["", "x", " ", "$", "v", "٣٤", "１２３"]) + s + pick(["", ".", ",5", "th", " ", "²"]); }
 function whitespace() { let s = ""; const n = 1 + int(6); for (let i = 0; i < n; i++) s += pick(spaces); return s; }
 function special() { return pick(["", " ", "  ", "\n"]) + pick(specials) + pick(["", " ", "  ", "\n", "x"]); }
+// Random strings over characters where the split patterns, NFC and added-token matching interact.
+const chaosChars = ["a", "s", "S", "t", "e", "l", "L", "d", "'", "'", "’", "1", "٣", "²", "½", " ", " ", "  ", "\n", "\r", "\t",
+  "\u000b", "\u000c", "\u0085", "\u00a0", "\u1680", "\u180e", "\u2000", "\u2028", "\u202f", "\u3000", "\u200b", ".", "!", "-",
+  "$", "€", "_", "\\", "ſ", "K", "你", "好", "カ", "が", "か", "\u3099", "\u0301", "\u0323", "e\u0301", "\u0308", "\u1100", "\u1161",
+  "\u11a8", "가", "😀", "\u{1F3FD}", "\u200d", "\ufe0f", "<|im_", "end|>", "<think", ">", "<｜", "｜>", "▁", "<|eot_id|>", "\u0000",
+  "\ud7a3", "ﬁ", "Å", "\u212b", "\u0958", "ﷺ", "\u{10FFFF}", "\u{E0001}", "\u0600"];
+function chaos() { let s = ""; const n = 1 + int(40); for (let i = 0; i < n; i++) s += pick(chaosChars); return s; }
 const generators = [
+  [chaos, parseFloat(process.argv[5] || "6")],
   [prose, 20], [() => slice(chinese, 5 + int(60)), 8], [() => slice(japanese, 5 + int(40)), 6], [() => slice(korean, 5 + int(40)), 4],
   [() => slice(arabic, 5 + int(40)), 3], [() => slice(hindi, 5 + int(40)), 3], [() => pick(emoji), 5], [cpp, 4], [python, 4],
   [json, 4], [latex, 4], [digits, 6], [whitespace, 10], [special, 5], [() => pick(combining), 5], [() => pick(contractions), 4],

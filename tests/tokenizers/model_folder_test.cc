@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "tests/testing/node_reference.h"
 
@@ -51,19 +52,29 @@ TEST(ModelFolder, LoadsQwen3SpecialTokens) {
   EXPECT_EQ(model->template_name, "tokenizer_config.json");
 }
 
-// Property: Llama 3 adds BOS through its tokenizer.json post_processor; DeepSeek through add_bos_token; both as
-// HF's tokenizer(text) does.
-TEST(ModelFolder, PlainEncodingAddsBosLikeHuggingFace) {
-  for (const std::string vocab : {"llama3", "deepseek_v3", "qwen3"}) {
+// Property: plain encoding gives transformers' tokenizer(text) ids. BOS from a TemplateProcessing post_processor
+// (Llama 3.1) or from nowhere (Qwen3, the Llama 3.0 files) is checked against HF tokenizers itself; BOS from
+// tokenizer_config's add_bos_token (DeepSeek: transformers rewrites the post_processor) is bos + the plain ids.
+TEST(ModelFolder, PlainEncodingMatchesHuggingFace) {
+  const std::string text = "Hello there";
+  for (const std::string vocab : {"llama3", "llama3_1", "deepseek_v3", "qwen3"}) {
     auto model = LoadModelTokenization(LenmlModel(vocab));
     ASSERT_TRUE(model.ok()) << model.status();
-    auto with = EncodePlain(*model, "Hello there", true);
-    auto without = EncodePlain(*model, "Hello there", false);
-    ASSERT_TRUE(with.ok() && without.ok());
-    const json reference = testing::RunNodeReference(
-        "hf_chat.js", {{"tokenizer", LenmlModel(vocab) + "/tokenizer.json"}, {"texts", {"Hello there"}}});
-    EXPECT_EQ(*without, reference["encoded"][0].get<std::vector<TokenId>>()) << vocab;
-    EXPECT_EQ(with->size(), without->size() + (vocab == "qwen3" ? 0 : 1)) << vocab;
+    for (bool special : {false, true}) {
+      auto ids = EncodePlain(*model, text, special);
+      ASSERT_TRUE(ids.ok()) << ids.status();
+      const json reference = testing::RunNodeReference("hf_chat.js", {{"tokenizer", LenmlModel(vocab) + "/tokenizer.json"},
+                                                                      {"texts", {text}},
+                                                                      {"add_special_tokens", special}});
+      std::vector<TokenId> expected = reference["encoded"][0].get<std::vector<TokenId>>();
+      if (vocab == "deepseek_v3" && special) {
+        const json plain = testing::RunNodeReference(
+            "hf_chat.js", {{"tokenizer", LenmlModel(vocab) + "/tokenizer.json"}, {"texts", {text}}});
+        expected = {*model->tokenizer->PieceToId("<｜begin▁of▁sentence｜>")};
+        for (int id : plain["encoded"][0]) expected.push_back(id);
+      }
+      EXPECT_EQ(*ids, expected) << vocab << " special=" << special;
+    }
   }
 }
 
@@ -134,6 +145,26 @@ TEST(ModelFolder, TemplateSelection) {
   auto unknown = LoadModelTokenization(folder.path(), {.template_override = "no-such-template"});
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("no-such-template"), std::string::npos);
+}
+
+// Property: tokenizer_config.json cut at any of many offsets, or with bytes flipped, is refused or loaded — never a
+// crash — and every refusal names the file.
+TEST(ModelFolder, RandomlyDamagedConfigNeverCrashes) {
+  ScratchFolder folder("llama3_1");
+  const std::string original = folder.Config().dump();
+  std::mt19937 rng(1234);
+  for (int round = 0; round < 40; ++round) {
+    std::string damaged = original.substr(0, rng() % (original.size() + 1));
+    if (round % 2) {
+      damaged = original;
+      for (int flips = 0; flips < 3; ++flips) damaged[rng() % damaged.size()] = static_cast<char>(rng() % 256);
+    }
+    folder.Write("tokenizer_config.json", damaged);
+    auto model = LoadModelTokenization(folder.path());
+    if (!model.ok()) {
+      EXPECT_NE(model.status().message().find("tokenizer_config.json"), std::string::npos) << model.status();
+    }
+  }
 }
 
 // Property: a missing folder or one without a tokenizer gives NotFound naming the path.

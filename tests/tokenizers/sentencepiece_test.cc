@@ -250,6 +250,24 @@ TEST_F(SentencePieceTest, VocabularyAccessors) {
   EXPECT_NE(d.find("m.model"), std::string::npos) << d;
 }
 
+// Property: TokenBytes gives each token's bytes in running text ("▁" as a space, byte pieces as bytes); over
+// Encode(x) they concatenate to the dummy prefix " " followed by x.
+TEST_F(SentencePieceTest, TokenBytesConcatenateToText) {
+  const std::vector<std::string> texts = {"Hello world", "unseen 🦀 ℵ", "Grüße <think>\nok\n</think> x"};
+  for (const std::string& text : texts) {
+    auto ids = tok_->Encode(text);
+    ASSERT_TRUE(ids.ok());
+    std::string joined;
+    for (TokenId id : *ids) joined.append(tok_->TokenBytes(id));
+    std::string want(1, ' ');
+    want.append(text);
+    EXPECT_EQ(joined, want);
+  }
+  EXPECT_EQ(tok_->TokenBytes(sp_.bos_id()), "<s>");
+  EXPECT_EQ(tok_->TokenBytes(sp_.PieceToId("<0x41>")), "A");
+  EXPECT_EQ(tok_->TokenBytes(-1), "");
+}
+
 // Property: out-of-range ids are an error, not a crash.
 TEST_F(SentencePieceTest, DecodeRejectsOutOfRangeIds) {
   const std::vector<TokenId> bad = {0, static_cast<TokenId>(tok_->VocabSize())};

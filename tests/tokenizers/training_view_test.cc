@@ -64,7 +64,13 @@ TEST_P(TrainingViewTest, MatchesHuggingFaceAndMasksExactlyTheReply) {
     full.push_back({{"content", ThinkBlock(trace.reasoning, trace.answer)}, {"role", "assistant"}});
     request["contexts"].push_back(TemplateContext(*model, full, false));
     request["contexts"].push_back(TemplateContext(*model, trace.prompt, true));
-    request["texts"].push_back(view->text);
+    if (view->think_block_appended) {
+      request["texts"].push_back(view->text.substr(0, view->assistant_begin));
+      request["texts"].push_back(view->text.substr(view->assistant_begin));
+    } else {
+      request["texts"].push_back(view->text);
+      request["texts"].push_back("");
+    }
     views.push_back(std::move(*view));
   }
   const json reference = RunNodeReference("hf_chat.js", request);
@@ -81,7 +87,9 @@ TEST_P(TrainingViewTest, MatchesHuggingFaceAndMasksExactlyTheReply) {
       EXPECT_EQ(view.text, hf_full);
       EXPECT_EQ(view.assistant_begin, hf_prompt.size());
     }
-    EXPECT_EQ(view.ids, reference["encoded"][i].get<std::vector<TokenId>>());
+    std::vector<TokenId> expected_ids = reference["encoded"][2 * i].get<std::vector<TokenId>>();
+    for (int id : reference["encoded"][2 * i + 1]) expected_ids.push_back(id);
+    EXPECT_EQ(view.ids, expected_ids);
 
     std::vector<TokenId> trained;
     size_t runs = 0;

@@ -178,19 +178,28 @@ std::string JsNumberToString(double v) {
   const int k = static_cast<int>(digits.size());
   const int n = exp + 1;
   std::string out;
+  if (neg) out.push_back('-');
   if (k <= n && n <= 21) {
-    out = digits + std::string(static_cast<size_t>(n - k), '0');
+    out.append(digits);
+    out.append(static_cast<size_t>(n - k), '0');
   } else if (0 < n && n <= 21) {
-    out = digits.substr(0, static_cast<size_t>(n)) + "." + digits.substr(static_cast<size_t>(n));
+    out.append(digits, 0, static_cast<size_t>(n));
+    out.push_back('.');
+    out.append(digits, static_cast<size_t>(n), std::string::npos);
   } else if (-6 < n && n <= 0) {
-    out = "0." + std::string(static_cast<size_t>(-n), '0') + digits;
+    out.append("0.");
+    out.append(static_cast<size_t>(-n), '0');
+    out.append(digits);
   } else {
-    out = digits.substr(0, 1);
-    if (k > 1) out += "." + digits.substr(1);
-    out += n - 1 >= 0 ? "e+" : "e-";
-    out += std::to_string(std::abs(n - 1));
+    out.push_back(digits[0]);
+    if (k > 1) {
+      out.push_back('.');
+      out.append(digits, 1, std::string::npos);
+    }
+    out.append(n - 1 >= 0 ? "e+" : "e-");
+    out.append(std::to_string(std::abs(n - 1)));
   }
-  return neg ? "-" + out : out;
+  return out;
 }
 
 namespace {

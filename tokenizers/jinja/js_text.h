@@ -32,6 +32,11 @@ bool Utf16At(std::string_view s, double index, std::string* out);
 
 std::string AsciiUpper(std::string_view s);
 std::string AsciiLower(std::string_view s);
+// String.prototype.toUpperCase / toLowerCase (js_case.cc; common scripts, see there).
+std::string JsToUpper(std::string_view s);
+std::string JsToLower(std::string_view s);
+// charAt(0).toUpperCase() + slice(1).
+std::string JsCapitalize(std::string_view s);
 
 // Number.prototype.toString() / String(n).
 std::string JsNumberToString(double v);

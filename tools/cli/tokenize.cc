@@ -38,7 +38,7 @@ int RunTokenize(const TokenizeFlags& flags) {
 
   if (!flags.ids.empty()) {
     std::vector<tok::TokenId> ids;
-    for (std::string_view field : absl::StrSplit(flags.ids, absl::ByAnyChar(", \n\t"), absl::SkipEmpty())) {
+    for (absl::string_view field : absl::StrSplit(flags.ids, absl::ByAnyChar(", \n\t"), absl::SkipEmpty())) {
       int32_t id = 0;
       if (!absl::SimpleAtoi(field, &id))
         return Fail(absl::InvalidArgumentError("--ids: expected integers separated by commas or spaces, got '" +

@@ -1,0 +1,8 @@
+# Verifier library pieces: answer extraction/equivalence, trace filters, dedup and decontamination.
+if(TARGET distill_data)
+  foreach(t answer_grader_test trace_filters_test)
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/data/${t}.cc)
+      distill_test(data ${t} LIBS distill_data)
+    endif()
+  endforeach()
+endif()

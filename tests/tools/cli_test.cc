@@ -1,0 +1,101 @@
+// The distill executable end to end: --help/--version, tokenize and template verbs agree with the HF references,
+// and bad input gives a clear error and a non-zero exit, never a crash.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_split.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/node_reference.h"
+
+namespace distill {
+namespace {
+
+using nlohmann::json;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result RunDistill(const std::string& args) {
+  const std::string command = std::string(DISTILL_BINARY_DIR) + "/distill " + args + " 2>&1";
+  Result result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+std::string Qwen3() { return testing::LenmlModel("qwen3"); }
+std::string DemoConversation() { return std::string(DISTILL_SOURCE_DIR) + "/tools/demo/reasoning_conversation.json"; }
+
+// Property: --version and --help work and list the verbs.
+TEST(Cli, VersionAndHelp) {
+  Result version = RunDistill("--version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.out.find("distill 0."), std::string::npos) << version.out;
+  Result help = RunDistill("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* verb : {"tokenize", "template"}) EXPECT_NE(help.out.find(verb), std::string::npos) << help.out;
+  Result none = RunDistill("");
+  EXPECT_NE(none.exit_code, 0);
+}
+
+// Property: `distill tokenize` prints HF tokenizers' ids, and --ids decodes them back to the text.
+TEST(Cli, TokenizeMatchesHuggingFaceAndRoundTrips) {
+  const std::string text = "Hello, 世界! 12345 <think>x</think>";
+  Result encoded = RunDistill("tokenize -m '" + Qwen3() + "' --json -t '" + text + "'");
+  ASSERT_EQ(encoded.exit_code, 0) << encoded.out;
+  const auto ids = json::parse(encoded.out)["ids"].get<std::vector<int>>();
+  const json reference =
+      testing::RunNodeReference("hf_chat.js", {{"tokenizer", Qwen3() + "/tokenizer.json"}, {"texts", {text}}});
+  EXPECT_EQ(ids, reference["encoded"][0].get<std::vector<int>>());
+  std::string joined;
+  for (int id : ids) joined += std::to_string(id) + ",";
+  Result decoded = RunDistill("tokenize -m '" + Qwen3() + "' --ids " + joined);
+  ASSERT_EQ(decoded.exit_code, 0) << decoded.out;
+  EXPECT_EQ(decoded.out, text + "\n");
+}
+
+// Property: `template --train --json` returns a mask whose trained tokens are exactly the reply and <|im_end|>.
+TEST(Cli, TemplateTrainingViewJson) {
+  Result result = RunDistill("template -m '" + Qwen3() + "' --train --json '" + DemoConversation() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.out;
+  const json view = json::parse(result.out);
+  const std::string text = view["text"];
+  const auto span = view["assistant_span"].get<std::vector<size_t>>();
+  EXPECT_EQ(view["end_of_turn"], "<|im_end|>");
+  EXPECT_TRUE(text.substr(span[0], span[1] - span[0]).starts_with("<think>\nFrom 9:40"));
+  EXPECT_TRUE(text.substr(0, span[1]).ends_with("\\boxed{205}<|im_end|>"));
+  const auto mask = view["loss_mask"].get<std::vector<int>>();
+  EXPECT_EQ(mask.size(), view["ids"].size());
+  EXPECT_EQ(mask.front(), 0);
+  EXPECT_EQ(mask.back(), 0);  // the "\n" after <|im_end|> is scaffolding
+}
+
+// Property: a malformed messages file is refused naming the file and the byte offset; exit code 1, no crash.
+TEST(Cli, BadInputIsNamed) {
+  const std::string path = std::filesystem::temp_directory_path() / "distill-cli-bad.json";
+  std::ofstream(path) << R"({"messages": [{"role": "user", "content": "hi"})";
+  Result result = RunDistill("template -m '" + Qwen3() + "' '" + path + "'");
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.out.find(path + ": byte "), std::string::npos) << result.out;
+  Result missing = RunDistill("tokenize -m /nonexistent -t x");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("/nonexistent"), std::string::npos) << missing.out;
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace distill

@@ -1,0 +1,91 @@
+// Runtime values of the interpreter, mirroring @huggingface/jinja's RuntimeValue classes: numbers are JS doubles
+// (kInt vs kFloat only changes formatting), strings are UTF-8, arrays/objects/namespaces are shared references
+// (identity matters for ==, and `set ns.x` mutates the shared namespace), objects keep insertion order.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+
+namespace distill::tok::jinja {
+
+struct Env;
+struct Value;
+using EnvPtr = std::shared_ptr<Env>;
+using Array = std::vector<Value>;
+// Called with positional arguments (keyword arguments, if any, as a trailing kKwargs value) and the caller's scope.
+using Function = std::function<Value(std::vector<Value>& args, const EnvPtr& scope)>;
+
+enum class Type { kUndefined, kNull, kBool, kInt, kFloat, kString, kArray, kTuple, kObject, kKwargs, kNamespace,
+                  kFunction };
+
+struct Object {
+  std::vector<std::pair<std::string, Value>> items;
+  const Value* Find(std::string_view key) const;
+  void Set(const std::string& key, Value v);
+  bool Erase(std::string_view key);
+};
+
+struct Value {
+  Type type = Type::kUndefined;
+  bool b = false;
+  double num = 0;
+  std::string s;
+  std::shared_ptr<Array> arr;
+  std::shared_ptr<Object> obj;
+  std::shared_ptr<Function> fn;
+
+  static Value Undefined() { return Value(); }
+  static Value Null() { Value v; v.type = Type::kNull; return v; }
+  static Value Bool(bool x) { Value v; v.type = Type::kBool; v.b = x; return v; }
+  static Value Int(double x) { Value v; v.type = Type::kInt; v.num = x; return v; }
+  static Value Float(double x) { Value v; v.type = Type::kFloat; v.num = x; return v; }
+  static Value String(std::string x) { Value v; v.type = Type::kString; v.s = std::move(x); return v; }
+  static Value MakeArray(Array items, Type t = Type::kArray) {
+    Value v; v.type = t; v.arr = std::make_shared<Array>(std::move(items)); return v;
+  }
+  static Value MakeObject(Object o, Type t = Type::kObject) {
+    Value v; v.type = t; v.obj = std::make_shared<Object>(std::move(o)); return v;
+  }
+  static Value MakeFunction(Function f) {
+    Value v; v.type = Type::kFunction; v.fn = std::make_shared<Function>(std::move(f)); return v;
+  }
+
+  bool IsNumber() const { return type == Type::kInt || type == Type::kFloat; }
+  bool IsArray() const { return type == Type::kArray || type == Type::kTuple; }          // instanceof ArrayValue
+  bool IsObject() const { return type == Type::kObject || type == Type::kKwargs; }       // instanceof ObjectValue
+  bool IsAttributeContainer() const { return IsObject() || type == Type::kNamespace; }
+  bool IsNullish() const { return type == Type::kNull || type == Type::kUndefined; }
+};
+
+// Name of the type for error messages.
+const char* TypeName(const Value& v);
+// Python-like truthiness as the reference defines it (__bool__).
+bool Truthy(const Value& v);
+// JS `a.value == b.value` (loose) and `a.value === b.value` (strict).
+bool LooseEquals(const Value& a, const Value& b);
+bool StrictEquals(const Value& a, const Value& b);
+// RuntimeValue.toString(): how `{{ v }}` renders (callers skip null/undefined).
+std::string RenderValue(const Value& v);
+// JS `v.value.toString()` (used by `~` and string `+`). Throws JinjaError for values without one.
+std::string JsValueString(const Value& v);
+
+struct JsonOptions {
+  int indent = 0;  // 0: compact
+  bool ensure_ascii = false;
+  bool sort_keys = false;
+  bool has_separators = false;
+  std::string item_sep, key_sep;
+};
+// The reference's toJSON. Throws JinjaError for values it cannot serialise.
+std::string ToJson(const Value& v, const JsonOptions& opts, int depth = 0, bool undefined_to_null = true);
+
+// Context conversion (convertToRuntimeValues on the parsed JSON: integral numbers become integers).
+Value FromJson(const nlohmann::json& j);
+
+}  // namespace distill::tok::jinja
