@@ -19,7 +19,10 @@
 #include "sentencepiece_processor.h"
 #include "sentencepiece_trainer.h"
 #undef absl
+#include "nlohmann/json.hpp"
+#include "tokenizers/model_folder.h"
 #include "tokenizers/tokenizer.h"
+#include "tokenizers/training_view.h"
 
 namespace distill::tok {
 namespace {
@@ -334,6 +337,38 @@ TEST_F(SentencePieceTest, ConcurrentEncodeMatchesSequential) {
   }
   for (auto& th : threads) th.join();
   for (const auto& g : got) EXPECT_EQ(g, want);
+}
+
+// Property: a SentencePiece model folder goes through the same training view: the loss mask covers exactly the
+// reply and its end-of-turn control piece, despite SentencePiece's dummy-prefix spaces.
+TEST_F(SentencePieceTest, TrainingViewMasksExactlyTheReply) {
+  const fs::path folder = *dir_ / "model_folder";
+  fs::create_directories(folder);
+  fs::copy_file(*model_path_, folder / "tokenizer.model", fs::copy_options::overwrite_existing);
+  const nlohmann::json config = {
+      {"bos_token", "<s>"}, {"eos_token", "</s>"}, {"add_bos_token", true},
+      {"chat_template", "{% for m in messages %}<s>{{ m.role }}\n{{ m.content }}</s>\n{% endfor %}"
+                        "{% if add_generation_prompt %}<s>assistant\n{% endif %}"}};
+  std::ofstream(folder / "tokenizer_config.json") << config.dump();
+  auto model = LoadModelTokenization(folder.string());
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto prepared = PrepareTrainingTemplate(*model);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  EXPECT_EQ(prepared->end_of_turn, "</s>");
+  TraceExample trace;
+  trace.prompt = nlohmann::json::array({{{"role", "user"}, {"content", "Bonjour le monde 12345"}}});
+  trace.reasoning = "Let me reason step by step.";
+  trace.answer = "The answer is 42.";
+  auto view = RenderTrainingView(*prepared, trace);
+  ASSERT_TRUE(view.ok()) << view.status();
+  std::vector<TokenId> trained;
+  for (size_t i = 0; i < view->ids.size(); ++i)
+    if (view->loss_mask[i]) trained.push_back(view->ids[i]);
+  auto decoded = model->tokenizer->Decode(trained);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, ThinkBlock(trace.reasoning, trace.answer) + "</s>");
+  EXPECT_EQ(view->text.substr(view->assistant_begin, view->assistant_end - view->assistant_begin),
+            ThinkBlock(trace.reasoning, trace.answer) + "</s>");
 }
 
 }  // namespace
