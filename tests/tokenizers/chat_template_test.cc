@@ -6,34 +6,16 @@
 #include <thread>
 #include <vector>
 
-#include <fstream>
-#include <sstream>
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/jinja_fixture.h"
 
 namespace distill::tok {
 namespace {
 
-// The reference renders written by tests/reference/jinja_render.js (ctest fixture jinja_renders).
-nlohmann::json LoadJinjaFixture() {
-  std::ifstream in(std::string(DISTILL_FIXTURES) + "/jinja_renders.json", std::ios::binary);
-  if (!in) return nullptr;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
-}
-
-std::string FirstDifference(const std::string& want, const std::string& got) {
-  size_t i = 0;
-  while (i < want.size() && i < got.size() && want[i] == got[i]) ++i;
-  const size_t from = i > 40 ? i - 40 : 0;
-  return "first difference at byte " + std::to_string(i) + "\n  want: " +
-         nlohmann::json(want.substr(from, 120)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-         "\n  got:  " +
-         nlohmann::json(got.substr(from, 120)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
+using testing::FirstDifference;
+using testing::LoadJinjaFixture;
 
 // Property: every shipped template (Qwen3, Llama 3, Llama 3.1, DeepSeek-V3 tokenizer_config.json) and every
 // built-in template renders every conversation of the set, with and without the generation prompt, exactly as
