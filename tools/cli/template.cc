@@ -30,15 +30,16 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-// Accepts a messages array, or an object with "messages" (and optionally "reasoning"/"answer" for the reply).
-absl::StatusOr<nlohmann::json> ReadConversation(const std::string& path) {
+// Accepts a messages array, or an object with "messages" (and optionally "reasoning"/"answer" for the reply, which
+// is appended as the final assistant message when `include_reply`).
+absl::StatusOr<nlohmann::json> ReadConversation(const std::string& path, bool include_reply) {
   auto parsed = tok::ParseJsonFile(path);
   if (!parsed.ok()) return parsed.status();
   if (parsed->is_array()) return *parsed;
   if (!parsed->is_object() || !parsed->contains("messages"))
     return absl::InvalidArgumentError(path + ": expected a messages array or an object with \"messages\"");
   nlohmann::json messages = (*parsed)["messages"];
-  if (parsed->contains("answer") && messages.is_array()) {
+  if (include_reply && parsed->contains("answer") && messages.is_array()) {
     nlohmann::json reply = {{"role", "assistant"}, {"content", (*parsed)["answer"]}};
     if (parsed->contains("reasoning")) reply["reasoning_content"] = (*parsed)["reasoning"];
     messages.push_back(std::move(reply));
@@ -80,7 +81,8 @@ int RunTrainingView(const tok::ModelTokenization& model, const nlohmann::json& m
 int RunTemplate(const TemplateFlags& flags) {
   auto model = tok::LoadModelTokenization(flags.model, {.template_override = flags.template_override});
   if (!model.ok()) return Fail(model.status());
-  auto messages = ReadConversation(flags.messages);
+  // With a generation prompt the model's turn comes next, so a reply given beside the messages is left out.
+  auto messages = ReadConversation(flags.messages, flags.train || !flags.generation_prompt);
   if (!messages.ok()) return Fail(messages.status());
   if (flags.train) return RunTrainingView(*model, *messages, flags);
 
