@@ -1,0 +1,53 @@
+// A small portable random stream (splitmix64) and FNV-1a hashing: the simulator's outputs must be identical on
+// every platform and standard library, so no <random> distributions are used.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace distill::teacher {
+
+// Mixes one more value into a seed (splitmix64 finaliser of seed ^ value + golden ratio).
+inline uint64_t MixSeed(uint64_t seed, uint64_t value) {
+  uint64_t z = seed ^ (value + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// 64-bit FNV-1a of the bytes of `text`.
+inline uint64_t HashText(std::string_view text) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+// Deterministic random stream.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed) {}
+  uint64_t Next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, 1).
+  double Unit() { return static_cast<double>(Next() >> 11) * (1.0 / 9007199254740992.0); }
+  // True with probability p.
+  bool Chance(double p) { return p > 0 && Unit() < p; }
+  // Uniform integer in [lo, hi] (hi >= lo).
+  int64_t Range(int64_t lo, int64_t hi) {
+    return lo + static_cast<int64_t>(Next() % static_cast<uint64_t>(hi - lo + 1));
+  }
+  // Uniform index in [0, n).
+  size_t Index(size_t n) { return static_cast<size_t>(Next() % n); }
+
+ private:
+  uint64_t state_;
+};
+
+}  // namespace distill::teacher
