@@ -1,9 +1,11 @@
-// A small portable random stream (splitmix64) and FNV-1a hashing: the simulator's outputs must be identical on
+// A small portable random stream (splitmix64) and text hashing: the simulator's outputs must be identical on
 // every platform and standard library, so no <random> distributions are used.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
+
+#include "data/trace_filters.h"
 
 namespace distill::teacher {
 
@@ -15,15 +17,8 @@ inline uint64_t MixSeed(uint64_t seed, uint64_t value) {
   return z ^ (z >> 31);
 }
 
-// 64-bit FNV-1a of the bytes of `text`.
-inline uint64_t HashText(std::string_view text) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
+// 64-bit FNV-1a of the bytes of `text` (the project's one FNV, from data/).
+inline uint64_t HashText(std::string_view text) { return data::Fnv1a64(text); }
 
 // Deterministic random stream.
 class Rng {
