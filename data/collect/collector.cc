@@ -231,6 +231,7 @@ absl::Status ParseShard(const std::string& text, int* index, int* count) {
 
 absl::StatusOr<CollectCounters> RunCollect(const CollectOptions& o) {
   CollectCounters counters;
+  counters.verify_enabled = o.verify;
   double t0 = NowSteadySeconds();
   if (o.base_url.empty()) return absl::InvalidArgumentError("no endpoint base URL");
   if (o.model.empty()) return absl::InvalidArgumentError("no model name");
@@ -413,7 +414,28 @@ absl::StatusOr<CollectCounters> RunCollect(const CollectOptions& o) {
       t.attempts = job.attempts;
       t.started_at = job.started_at;
       t.finished_at = NowRfc3339();
-      if (absl::Status s = (*traces)->Append(ToJson(t).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      nlohmann::json out = ToJson(t);
+      if (o.verify) {
+        data::TraceVerdict verdict = data::VerifyTrace(t, o.verify_options);
+        data::VerifyCounts& vc = counters.verify;
+        ++vc.lines;
+        ++vc.traces;
+        if (verdict.graded) {
+          ++vc.graded;
+          if (verdict.correct.value_or(false)) ++vc.correct;
+        } else {
+          ++vc.ungraded;
+        }
+        if (verdict.accepted()) {
+          ++vc.accepted;
+        } else {
+          ++vc.rejected;
+          ++vc.first_reasons[verdict.reasons.front().code];
+          for (const data::VerifyReason& r : verdict.reasons) ++vc.reasons[r.code];
+        }
+        out["verify"] = data::VerdictToJson(verdict, /*line=*/0);
+      }
+      if (absl::Status s = (*traces)->Append(out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
           !s.ok())
         fatal = s;
       ++counters.succeeded;

@@ -15,6 +15,7 @@
 #include "data/collect/jsonl_log.h"
 #include "data/collect/progress.h"
 #include "data/collect/rate_limiter.h"
+#include "data/verify.h"
 #include "nlohmann/json.hpp"
 
 namespace distill::data::collect {
@@ -50,6 +51,11 @@ struct CollectOptions {
   bool require_reasoning = true;   // a 200 without reasoning is retried, then a failure
   bool accept_length = false;      // keep finish_reason "length" (truncated) traces
   JsonlLogOptions log;
+  // Inline verify: each trace is checked with data::VerifyTrace(trace, verify_options) as it completes (against
+  // the prompt's ground truth; stateless, so no de-dup) and written with the verdict as its "verify" object
+  // (VerdictToJson without "line"). Every trace is still written; `distill verify` splits them later.
+  bool verify = false;
+  data::VerifyOptions verify_options;
   // Reporting.
   double price_input_per_m = 0;    // per million prompt tokens
   double price_output_per_m = 0;   // per million completion tokens

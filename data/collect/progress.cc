@@ -75,6 +75,10 @@ std::string FormatSummary(const CollectCounters& c, bool priced) {
       c.requests, c.retries, c.rate_limited, Duration(c.elapsed_s), c.prompt_tokens, c.completion_tokens,
       c.reasoning_tokens, c.prompt_tokens + c.completion_tokens);
   if (priced) out += absl::StrFormat("estimated cost: %.4f\n", c.cost);
+  if (c.verify_enabled) {
+    out += "inline verify (verdicts in the trace lines; all traces kept):\n";
+    out += data::FormatCountsTable(c.verify);
+  }
   return out;
 }
 

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "data/verify.h"
+
 namespace distill::data::collect {
 
 struct CollectCounters {
@@ -23,6 +25,9 @@ struct CollectCounters {
   double cost = 0;             // estimated, from the configured prices
   double elapsed_s = 0;
   bool cancelled = false;
+  // Inline verify (CollectOptions::verify): verdicts of the traces written this run; `verify.malformed` stays 0.
+  bool verify_enabled = false;
+  data::VerifyCounts verify;
 };
 
 enum class ProgressMode { kAuto, kBar, kLines, kOff };
@@ -46,7 +51,7 @@ class ProgressReporter {
   bool drew_bar_ = false;
 };
 
-// Multi-line human summary of a finished run.
+// Multi-line human summary of a finished run (with the inline-verify reject table when verify_enabled).
 std::string FormatSummary(const CollectCounters& c, bool priced);
 
 }  // namespace distill::data::collect

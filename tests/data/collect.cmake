@@ -8,3 +8,11 @@ if(TARGET distill_collect AND TARGET PkgConfig::HTTPLIB)
     add_dependencies(collect_cli_test distill)  # runs the built binary
   endif()
 endif()
+# Against the offline teacher simulator (tools/teacher): dialects × streaming, 1,000 samples under the fault mix with
+# kill -9 / resume rounds, the request budget, the API key through the built binary, inline verify.
+if(TARGET distill_collect AND TARGET distill_teacher)
+  distill_test(data collect_teacher_sim_test LIBS distill_collect distill_teacher LABELS long)
+  if(TARGET distill)
+    add_dependencies(collect_teacher_sim_test distill)  # runs the built binary
+  endif()
+endif()

@@ -1,6 +1,8 @@
 // distill collect: prompts JSONL → teacher traces JSONL from an OpenAI-compatible endpoint (any reasoning
 // dialect), resumable and shardable, with failures in <out>.failures.jsonl and the resolved config in
-// <out>.config.yaml. `distill collect --merge A.jsonl B.jsonl … -o all.jsonl` combines shard outputs (de-dup by
+// <out>.config.yaml. With --verify (collect.verify) each trace line also carries the verdict of data::VerifyTrace
+// (the `verify` object of docs/formats.md, without "line") and the summary ends with a reject-count table.
+// `distill collect --merge A.jsonl B.jsonl … -o all.jsonl` combines shard outputs (de-dup by
 // prompt_id#sample_index) instead of collecting.
 //
 // Exit codes: 0 every (prompt, sample) collected; 2 finished with failures (see the failures file); 130
@@ -39,6 +41,7 @@ struct CollectFlags {
   bool math = false;
   bool allow_no_reasoning = false;
   bool accept_length = false;
+  bool verify = false;
   std::vector<std::string> merge;
 };
 
@@ -95,6 +98,9 @@ config::Schema CollectSchema() {
                   "retry (then fail) 200s without reasoning"));
   e.push_back(Key("collect.accept_length", ValueType::kBool, d.accept_length,
                   "keep responses cut at max_tokens (finish_reason length)"));
+  e.push_back(Key("collect.verify", ValueType::kBool, d.verify,
+                  "verify each trace as it arrives (distill verify's checks, defaults, no de-dup) and write the "
+                  "verdict into its line as \"verify\"; every trace is still kept"));
   e.push_back(Key("collect.fsync.every_lines", ValueType::kInt, int64_t{d.log.fsync_every_lines}, "fsync batch size"));
   e.push_back(Key("collect.fsync.every_s", ValueType::kFloat, d.log.fsync_every_s, "fsync at least this often"));
   e.push_back(Key("collect.price.input_per_m", ValueType::kFloat, 0.0, "price per million prompt tokens (cost estimate)"));
@@ -140,6 +146,7 @@ absl::StatusOr<collect::CollectOptions> OptionsFrom(const config::Config& c) {
   o.backoff.seed = static_cast<uint64_t>(c.GetInt("collect.seed"));
   o.require_reasoning = c.GetBool("collect.require_reasoning");
   o.accept_length = c.GetBool("collect.accept_length");
+  o.verify = c.GetBool("collect.verify");
   o.log.fsync_every_lines = static_cast<int>(c.GetInt("collect.fsync.every_lines"));
   o.log.fsync_every_s = c.GetDouble("collect.fsync.every_s");
   o.price_input_per_m = c.GetDouble("collect.price.input_per_m");
@@ -187,6 +194,7 @@ int RunCollectVerb(const CollectFlags& flags) {
   if (flags.no_stream) overrides.push_back("collect.endpoint.stream=false");
   if (flags.allow_no_reasoning) overrides.push_back("collect.require_reasoning=false");
   if (flags.accept_length) overrides.push_back("collect.accept_length=true");
+  if (flags.verify) overrides.push_back("collect.verify=true");
 
   const std::optional<std::string> config_path =
       flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config);
@@ -262,6 +270,9 @@ VerbRun Setup(CLI::App& cmd) {
   cmd.add_flag("--math", flags->math, std::string("suffix = \"") + kMathSuffix + "\"");
   cmd.add_flag("--allow-no-reasoning", flags->allow_no_reasoning, "accept responses without reasoning");
   cmd.add_flag("--accept-length", flags->accept_length, "accept responses truncated at max_tokens");
+  cmd.add_flag("--verify", flags->verify,
+               "inline verify: write each trace's verdict (\"verify\" object) into its line, and a reject table at "
+               "the end (collect.verify)");
   cmd.add_option("--merge", flags->merge, "merge these traces files (shards) into -o, de-duplicated, and exit")
       ->expected(1, CLI::detail::expected_max_vector_size);
   return [flags] { return RunCollectVerb(*flags); };

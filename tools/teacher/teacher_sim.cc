@@ -142,6 +142,14 @@ absl::Status TeacherSim::Start() {
   int threads = options_.threads;
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   server_->set_keep_alive_timeout(1);
+  // cpp-httplib closes a connection after 5 requests and listens with a backlog of 5 by default: far too few for
+  // a collector with hundreds of requests in flight (dropped connects retry only after 1-15 s).
+  server_->set_keep_alive_max_count(100000);
+  server_->set_socket_options([this](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_socket_ = sock;
+  });
   server_->Post("/v1/chat/completions",
                 [this](const httplib::Request& req, httplib::Response& res) { HandleCompletion(req, res); });
   server_->Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) { HandleModels(req, res); });
@@ -160,6 +168,7 @@ absl::Status TeacherSim::Start() {
       return absl::UnavailableError(absl::StrCat("cannot bind ", options_.host, ":", options_.port, " (in use?)"));
     port_ = options_.port;
   }
+  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);  // on Linux this raises the bound socket's backlog
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   for (int i = 0; i < 5000 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (!server_->is_running()) {

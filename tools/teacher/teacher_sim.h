@@ -118,6 +118,7 @@ class TeacherSim {
 
   TeacherSimOptions options_;
   std::unique_ptr<httplib::Server> server_;
+  int listen_socket_ = -1;  // the listening socket, captured at creation to raise its backlog
   std::thread thread_;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

@@ -1,0 +1,361 @@
+#include "data/build/builder.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "data/build/fingerprint.h"
+#include "data/trace_record.h"
+#include "tokenizers/model_folder.h"
+#include "tokenizers/training_view.h"
+
+namespace distill::build {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t kMaxBadListed = 1000;
+
+struct Sample {
+  std::vector<int32_t> ids;
+  std::vector<uint8_t> mask;
+};
+
+// One input line's outcome.
+struct LineResult {
+  std::string where;
+  std::optional<std::string> error;
+  std::string prompt_id;
+  Sample sample;
+};
+
+// Buffers one split's samples and writes them as rows, packed per window.
+class SplitSink {
+ public:
+  SplitSink(std::unique_ptr<shard::ShardWriter> writer, uint32_t seq_len, bool pack, size_t window)
+      : writer_(std::move(writer)), seq_len_(seq_len), pack_(pack), window_(std::max<size_t>(window, 1)) {}
+
+  absl::Status Add(Sample sample) {
+    ++counts.samples;
+    counts.tokens += static_cast<int64_t>(sample.ids.size());
+    for (uint8_t m : sample.mask) counts.loss_tokens += m;
+    pending_.push_back(std::move(sample));
+    if (pending_.size() >= window_) return Flush();
+    return absl::OkStatus();
+  }
+
+  absl::Status Flush() {
+    if (pending_.empty()) return absl::OkStatus();
+    std::vector<std::vector<size_t>> rows;
+    if (pack_) {
+      std::vector<uint32_t> lengths;
+      for (const Sample& s : pending_) lengths.push_back(static_cast<uint32_t>(s.ids.size()));
+      rows = PackBestFitDecreasing(lengths, seq_len_);
+    } else {
+      for (size_t i = 0; i < pending_.size(); ++i) rows.push_back({i});
+    }
+    std::vector<int32_t> ids;
+    std::vector<uint8_t> mask;
+    std::vector<uint32_t> starts;
+    for (const auto& row : rows) {
+      ids.clear();
+      mask.clear();
+      starts.clear();
+      for (size_t i : row) {
+        starts.push_back(static_cast<uint32_t>(ids.size()));
+        ids.insert(ids.end(), pending_[i].ids.begin(), pending_[i].ids.end());
+        mask.insert(mask.end(), pending_[i].mask.begin(), pending_[i].mask.end());
+      }
+      if (auto s = writer_->Add(ids, mask, starts); !s.ok()) return s;
+      ++counts.rows;
+      counts.padding_tokens += static_cast<int64_t>(seq_len_ - ids.size());
+      packed_rows_ += pack_ ? 1 : 0;
+    }
+    if (!pack_) {  // what packing would have needed, for the comparison
+      std::vector<uint32_t> lengths;
+      for (const Sample& s : pending_) lengths.push_back(static_cast<uint32_t>(s.ids.size()));
+      packed_rows_ += static_cast<int64_t>(PackBestFitDecreasing(lengths, seq_len_).size());
+    }
+    pending_.clear();
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<shard::ShardFileInfo>> Finish() {
+    if (auto s = Flush(); !s.ok()) return s;
+    return writer_->Finish();
+  }
+
+  int64_t packed_rows() const { return packed_rows_; }
+  SplitCounts counts;
+
+ private:
+  std::unique_ptr<shard::ShardWriter> writer_;
+  uint32_t seq_len_;
+  bool pack_;
+  size_t window_;
+  std::vector<Sample> pending_;
+  int64_t packed_rows_ = 0;
+};
+
+double Share(int64_t part, int64_t whole) { return whole > 0 ? static_cast<double>(part) / whole : 0.0; }
+
+}  // namespace
+
+nlohmann::json SplitCounts::ToJson() const {
+  return {{"samples", samples}, {"rows", rows}, {"tokens", tokens}, {"loss_tokens", loss_tokens},
+          {"padding_tokens", padding_tokens}};
+}
+
+bool IsValidation(const std::string& prompt_id, double val_fraction) {
+  if (val_fraction <= 0) return false;
+  const uint64_t h = shard::Xxh64(prompt_id);
+  return static_cast<double>(h >> 11) * 0x1.0p-53 < val_fraction;
+}
+
+std::vector<std::vector<size_t>> PackBestFitDecreasing(const std::vector<uint32_t>& lengths, uint32_t capacity) {
+  std::vector<size_t> order(lengths.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
+  std::vector<std::vector<size_t>> rows;
+  std::multimap<uint32_t, size_t> open;  // remaining capacity → row (equal keys in insertion order)
+  for (size_t i : order) {
+    const uint32_t len = lengths[i];
+    auto it = open.lower_bound(len);
+    if (it == open.end()) {
+      rows.push_back({i});
+      if (capacity > len) open.emplace(capacity - len, rows.size() - 1);
+    } else {
+      const size_t row = it->second;
+      const uint32_t left = it->first - len;
+      open.erase(it);
+      rows[row].push_back(i);
+      if (left > 0) open.emplace(left, row);
+    }
+  }
+  return rows;
+}
+
+absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
+  if (options.seq_len < 2) return absl::InvalidArgumentError("build: sequence length must be at least 2");
+  if (options.val_fraction < 0 || options.val_fraction >= 1) {
+    return absl::InvalidArgumentError("build: validation fraction must be in [0, 1)");
+  }
+  if (options.inputs.empty()) return absl::InvalidArgumentError("build: no input files");
+  tok::ModelFolderOptions folder_options;
+  folder_options.template_override = options.template_override;
+  auto model = tok::LoadModelTokenization(options.model, folder_options);
+  if (!model.ok()) return model.status();
+  auto prepared = tok::PrepareTrainingTemplate(*model);
+  if (!prepared.ok()) return prepared.status();
+
+  BuildReport report;
+  report.tokenizer_fingerprint = TokenizerFingerprint(*model);
+  report.template_fingerprint = TemplateFingerprint(*model, prepared->end_of_turn);
+  int32_t pad_id = 0;
+  if (model->pad_token) {
+    if (auto id = model->tokenizer->PieceToId(*model->pad_token)) pad_id = *id;
+  } else if (!model->eos_token_ids.empty()) {
+    pad_id = model->eos_token_ids.front();
+  }
+
+  std::error_code ec;
+  fs::create_directories(options.out, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", options.out, ": ", ec.message()));
+  // A previous build's manifest goes first (the folder is unfinished until the new one lands), then its shards.
+  fs::remove(fs::path(options.out) / "manifest.json", ec);
+  for (const auto& entry : fs::directory_iterator(options.out, ec)) {
+    const std::string name = entry.path().filename().string();
+    if ((name.rfind("train-", 0) == 0 || name.rfind("validation-", 0) == 0) &&
+        (name.ends_with(".bin") || name.find(".bin.tmp.") != std::string::npos)) {
+      fs::remove(entry.path(), ec);
+    }
+  }
+
+  const bool with_val = options.val_fraction > 0;
+  std::vector<std::string> split_names = {"train"};
+  if (with_val) split_names.push_back("validation");
+  std::vector<std::unique_ptr<SplitSink>> sinks;
+  for (const std::string& name : split_names) {
+    auto writer = shard::ShardWriter::Create(options.out, name, options.seq_len, pad_id, options.max_shard_bytes);
+    if (!writer.ok()) return writer.status();
+    sinks.push_back(std::make_unique<SplitSink>(std::move(*writer), options.seq_len, options.pack,
+                                                options.pack_window));
+  }
+
+  const int threads = options.threads > 0 ? options.threads
+                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const size_t chunk = std::max<size_t>(options.chunk_lines, 1);
+  const tok::TrainingTemplate& tmpl = *prepared;
+  const uint32_t seq_len = options.seq_len;
+
+  auto process = [&](const std::string& line, LineResult& r) {
+    auto json = data::ParseJsonObjectLine(line, r.where);
+    if (!json.ok()) {
+      r.error = std::string(json.status().message());
+      return;
+    }
+    auto trace = data::TraceFromJson(*json, r.where);
+    if (!trace.ok()) {
+      r.error = std::string(trace.status().message());
+      return;
+    }
+    tok::TraceExample example;
+    example.prompt = trace->messages;
+    example.reasoning = trace->reasoning;
+    example.answer = trace->answer;
+    auto view = tok::RenderTrainingView(tmpl, example);
+    if (!view.ok()) {
+      r.error = absl::StrCat(r.where, ": ", std::string(view.status().message()));
+      return;
+    }
+    r.prompt_id = trace->prompt_id;
+    r.sample.ids.assign(view->ids.begin(), view->ids.end());
+    r.sample.mask = std::move(view->loss_mask);
+  };
+
+  std::vector<std::string> lines;
+  std::vector<std::string> wheres;
+  auto run_chunk = [&]() -> absl::Status {
+    std::vector<LineResult> results(lines.size());
+    for (size_t i = 0; i < lines.size(); ++i) results[i].where = std::move(wheres[i]);
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t i = next++; i < lines.size(); i = next++) process(lines[i], results[i]);
+    };
+    const int n = std::min<int>(threads, static_cast<int>(lines.size()));
+    std::vector<std::thread> pool;
+    for (int t = 1; t < n; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    for (LineResult& r : results) {  // input order
+      if (r.error) {
+        ++report.bad_lines;
+        if (report.bad.size() < kMaxBadListed) report.bad.emplace_back(r.where, *r.error);
+        continue;
+      }
+      if (r.sample.ids.size() > seq_len) {
+        if (!options.truncate) {
+          ++report.dropped;
+          continue;
+        }
+        ++report.truncated;
+        r.sample.ids.resize(seq_len);
+        r.sample.mask.resize(seq_len);
+      }
+      if (r.sample.ids.empty()) continue;
+      ++report.samples;
+      SplitSink& sink = *sinks[with_val && IsValidation(r.prompt_id, options.val_fraction) ? 1 : 0];
+      if (auto s = sink.Add(std::move(r.sample)); !s.ok()) return s;
+    }
+    lines.clear();
+    wheres.clear();
+    return absl::OkStatus();
+  };
+
+  for (const std::string& input : options.inputs) {
+    std::ifstream in(input, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", input));
+    std::string line;
+    int64_t number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (data::IsBlankLine(line)) continue;
+      ++report.lines;
+      lines.push_back(std::move(line));
+      wheres.push_back(absl::StrCat(input, ":", number));
+      if (lines.size() >= chunk) {
+        if (auto s = run_chunk(); !s.ok()) return s;
+      }
+    }
+    if (in.bad()) return absl::DataLossError(absl::StrCat(input, ": read error after line ", number));
+  }
+  if (auto s = run_chunk(); !s.ok()) return s;
+
+  nlohmann::json splits = nlohmann::json::object();
+  int64_t packed_rows = 0;
+  for (size_t k = 0; k < sinks.size(); ++k) {
+    auto files = sinks[k]->Finish();
+    if (!files.ok()) return files.status();
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& f : *files) list.push_back(shard::ToJson(f));
+    const SplitCounts& c = sinks[k]->counts;
+    splits[split_names[k]] = {{"counts", c.ToJson()}, {"files", std::move(list)}};
+    report.rows += c.rows;
+    report.tokens += c.tokens;
+    report.loss_tokens += c.loss_tokens;
+    report.padding_tokens += c.padding_tokens;
+    packed_rows += sinks[k]->packed_rows();
+  }
+  report.train = sinks[0]->counts;
+  if (with_val) report.validation = sinks[1]->counts;
+  const int64_t S = seq_len;
+  report.padding_share = Share(report.padding_tokens, report.rows * S);
+  report.packed_padding_share = Share(packed_rows * S - report.tokens, packed_rows * S);
+  report.unpacked_padding_share = Share(report.samples * S - report.tokens, report.samples * S);
+
+  nlohmann::json bad = nlohmann::json::array();
+  for (size_t i = 0; i < report.bad.size() && i < 100; ++i) {
+    bad.push_back({{"where", report.bad[i].first}, {"error", report.bad[i].second}});
+  }
+  nlohmann::json manifest = {
+      {"format", "distill-shards"},
+      {"format_version", shard::kFormatVersion},
+      {"tokenizer_fingerprint", report.tokenizer_fingerprint},
+      {"template_fingerprint", report.template_fingerprint},
+      {"tokenizer", {{"path", model->path}, {"backend", model->tokenizer->Describe()},
+                     {"template", model->template_name}, {"end_of_turn", tmpl.end_of_turn},
+                     {"vocab_size", model->tokenizer->VocabSize()}}},
+      {"seq_len", seq_len},
+      {"pad_id", pad_id},
+      {"packing", options.pack ? "packed" : "unpacked"},
+      {"split_names", split_names},
+      {"counts",
+       {{"lines", report.lines}, {"samples", report.samples}, {"rows", report.rows}, {"tokens", report.tokens},
+        {"loss_tokens", report.loss_tokens}, {"padding_tokens", report.padding_tokens},
+        {"dropped", report.dropped}, {"truncated", report.truncated}, {"bad_lines", report.bad_lines}}},
+      {"padding_share",
+       {{"built", report.padding_share}, {"packed", report.packed_padding_share},
+        {"unpacked", report.unpacked_padding_share}}},
+      {"splits", std::move(splits)},
+      {"bad_lines", std::move(bad)},
+      {"config", options.config},
+  };
+  report.manifest_path = (fs::path(options.out) / "manifest.json").string();
+  if (auto s = shard::WriteFileAtomic(report.manifest_path, manifest.dump(2) + "\n"); !s.ok()) return s;
+  return report;
+}
+
+std::string FormatReport(const BuildReport& r, size_t max_bad_lines) {
+  std::string out;
+  absl::StrAppendFormat(&out, "lines        %d\n", r.lines);
+  absl::StrAppendFormat(&out, "samples      %d (train %d, validation %d)\n", r.samples, r.train.samples,
+                        r.validation.samples);
+  absl::StrAppendFormat(&out, "dropped      %d (longer than the sequence length)\n", r.dropped);
+  absl::StrAppendFormat(&out, "truncated    %d\n", r.truncated);
+  absl::StrAppendFormat(&out, "bad lines    %d\n", r.bad_lines);
+  absl::StrAppendFormat(&out, "rows         %d (train %d, validation %d)\n", r.rows, r.train.rows,
+                        r.validation.rows);
+  absl::StrAppendFormat(&out, "tokens       %d (%d trained, %d padding)\n", r.tokens, r.loss_tokens,
+                        r.padding_tokens);
+  absl::StrAppendFormat(&out, "padding      %.2f%% built; packed %.2f%%, unpacked %.2f%%\n", 100 * r.padding_share,
+                        100 * r.packed_padding_share, 100 * r.unpacked_padding_share);
+  for (size_t i = 0; i < r.bad.size() && i < max_bad_lines; ++i) {
+    absl::StrAppend(&out, "skipped: ", r.bad[i].second, "\n");
+  }
+  if (max_bad_lines > 0 && r.bad_lines > static_cast<int64_t>(max_bad_lines)) {
+    absl::StrAppendFormat(&out, "… %d more bad lines (see the manifest)\n",
+                          r.bad_lines - static_cast<int64_t>(max_bad_lines));
+  }
+  absl::StrAppend(&out, "manifest: ", r.manifest_path, "\n");
+  return out;
+}
+
+}  // namespace distill::build

@@ -1,0 +1,71 @@
+// The shard builder: accepted traces (JSONL) → training views with the base model's tokenizer and template →
+// packed (best-fit-decreasing) or unpacked rows → checksummed shard files + manifest.json (docs/formats.md).
+//
+// Streaming: input is read `chunk_lines` lines at a time, each chunk rendered on `threads` workers with results
+// kept in input order, and samples are packed from a window of at most `pack_window` samples per split, so
+// memory is bounded and the output is byte-identical for any thread count.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "data/shard/shard.h"
+#include "nlohmann/json.hpp"
+
+namespace distill::build {
+
+struct BuildOptions {
+  std::vector<std::string> inputs;  // traces JSONL files, read in order
+  std::string model;                // base model folder (or tokenizer file)
+  std::string template_override;    // see tok::ModelFolderOptions
+  std::string out;                  // shard folder (created; earlier shards and manifest there are replaced)
+  uint32_t seq_len = 4096;
+  bool truncate = false;            // cut samples longer than seq_len instead of dropping them
+  bool pack = true;                 // false: one sample per row
+  double val_fraction = 0.0;        // share of prompt ids that go to the "validation" split
+  int threads = 0;                  // 0 = all cores
+  size_t chunk_lines = 2048;
+  size_t pack_window = 8192;        // samples packed together (per split)
+  uint64_t max_shard_bytes = shard::kDefaultMaxShardBytes;
+  nlohmann::json config = nlohmann::json::object();  // recorded in the manifest as "config"
+};
+
+struct SplitCounts {
+  int64_t samples = 0, rows = 0, tokens = 0, loss_tokens = 0, padding_tokens = 0;
+  nlohmann::json ToJson() const;
+};
+
+struct BuildReport {
+  int64_t lines = 0;       // non-blank input lines
+  int64_t samples = 0;     // rendered and written
+  int64_t dropped = 0;     // longer than seq_len (not truncating)
+  int64_t truncated = 0;
+  int64_t bad_lines = 0;
+  std::vector<std::pair<std::string, std::string>> bad;  // ("file:line", error), first 1000
+  SplitCounts train, validation;
+  int64_t rows = 0, tokens = 0, loss_tokens = 0, padding_tokens = 0;
+  double padding_share = 0;           // of the mode built
+  double packed_padding_share = 0;    // what packing gives (computed in both modes)
+  double unpacked_padding_share = 0;  // one sample per row
+  std::string tokenizer_fingerprint, template_fingerprint;
+  std::string manifest_path;
+};
+
+// Builds the shard folder. Bad lines (invalid JSON or UTF-8, missing fields, special-token text) are skipped and
+// reported; errors are I/O, model or option problems.
+absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options);
+
+// A plain-text summary of the report (counts table, padding shares, the first `max_bad_lines` bad lines; 0 = none).
+std::string FormatReport(const BuildReport& report, size_t max_bad_lines = 20);
+
+// Split of a prompt id: true = validation. Stable: XXH64 of the id, compared with the fraction.
+bool IsValidation(const std::string& prompt_id, double val_fraction);
+
+// Best-fit-decreasing packing of sample lengths (each ≤ capacity) into rows; returns each row's sample indices,
+// rows in creation order, samples in placement order. Ties broken by index, so the result is deterministic.
+std::vector<std::vector<size_t>> PackBestFitDecreasing(const std::vector<uint32_t>& lengths, uint32_t capacity);
+
+}  // namespace distill::build

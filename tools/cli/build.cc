@@ -1,0 +1,166 @@
+// distill build: accepted traces → training views (base model tokenizer + chat template) → packed, checksummed
+// shards with manifest.json and resolved.yaml in the output folder (docs/formats.md "Shards").
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/build/builder.h"
+#include "nlohmann/json.hpp"
+#include "tools/cli/verbs.h"
+#include "tools/config/config.h"
+
+namespace distill::cli {
+namespace {
+namespace fs = std::filesystem;
+using config::Key;
+using config::ValueType;
+
+struct BuildFlags {
+  std::vector<std::string> args;  // input files and/or key=value overrides
+  std::string config;
+  std::string model;
+  std::string out;
+  std::string template_override;
+  int64_t seq_len = 0;
+  double val_fraction = -1;
+  int64_t threads = -1;
+  bool truncate = false;
+  bool unpacked = false;
+  bool quiet = false;
+};
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "distill build: %s\n", message.c_str());
+  return 1;
+}
+
+config::Schema BuildSchema() {
+  config::Schema s{"build", {}};
+  auto& e = s.entries;
+  e.push_back(config::RequiredKey("build.input", ValueType::kPathList, "accepted traces JSONL files, in order"));
+  e.push_back(config::RequiredKey("build.model", ValueType::kPath,
+                                  "base model folder (tokenizer.json/tokenizer.model + tokenizer_config.json)"));
+  e.push_back(Key("build.template", ValueType::kString, std::string(),
+                  "chat template override: chatml | llama3 | deepseek-r1 | a file; empty = the model's"));
+  e.push_back(Key("build.out", ValueType::kPath, std::string(), "shard folder; empty: 'shards' beside the first input"));
+  e.push_back(Key("build.seq_len", ValueType::kInt, int64_t{4096}, "tokens per row"));
+  e.push_back(Key("build.truncate", ValueType::kBool, false,
+                  "truncate samples longer than seq_len (default: drop them); counted either way"));
+  e.push_back(config::EnumKey("build.packing", {"packed", "unpacked"}, "packed",
+                              "packed: best-fit-decreasing of whole samples; unpacked: one sample per row"));
+  e.push_back(Key("build.val_fraction", ValueType::kFloat, 0.0,
+                  "share of prompt ids (stable hash) in the validation split"));
+  e.push_back(Key("build.threads", ValueType::kInt, int64_t{0}, "tokenizer threads (0 = all cores)"));
+  e.push_back(Key("build.chunk_lines", ValueType::kInt, int64_t{2048}, "input lines read and tokenized at a time"));
+  e.push_back(Key("build.pack_window", ValueType::kInt, int64_t{8192}, "samples packed together, per split"));
+  e.push_back(Key("build.max_shard_mb", ValueType::kInt, int64_t{256}, "largest shard file, MiB"));
+  return s;
+}
+
+std::string Quote(const std::string& s) { return nlohmann::json(s).dump(); }
+
+int RunBuild(const BuildFlags& flags) {
+  std::vector<std::string> overrides;
+  std::vector<std::string> inputs;
+  for (const std::string& arg : flags.args) {
+    (arg.find('=') != std::string::npos ? overrides : inputs).push_back(arg);
+  }
+  if (!inputs.empty()) {
+    std::string list;
+    for (const std::string& f : inputs) list += (list.empty() ? "" : ", ") + Quote(f);
+    overrides.push_back("build.input=[" + list + "]");
+  }
+  if (!flags.model.empty()) overrides.push_back("build.model=" + Quote(flags.model));
+  if (!flags.out.empty()) overrides.push_back("build.out=" + Quote(flags.out));
+  if (!flags.template_override.empty()) overrides.push_back("build.template=" + Quote(flags.template_override));
+  if (flags.seq_len > 0) overrides.push_back("build.seq_len=" + std::to_string(flags.seq_len));
+  if (flags.val_fraction >= 0) overrides.push_back("build.val_fraction=" + nlohmann::json(flags.val_fraction).dump());
+  if (flags.threads >= 0) overrides.push_back("build.threads=" + std::to_string(flags.threads));
+  if (flags.truncate) overrides.push_back("build.truncate=true");
+  if (flags.unpacked) overrides.push_back("build.packing=unpacked");
+  const std::optional<std::string> config_path =
+      flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config);
+  auto cfg = config::LoadConfig(BuildSchema(), config_path, overrides);
+  if (!cfg.ok()) return Fail(std::string(cfg.status().message()));
+
+  build::BuildOptions o;
+  o.inputs = cfg->GetStringList("build.input");
+  if (o.inputs.empty()) return Fail("build.input: no input files");
+  o.model = cfg->GetString("build.model");
+  o.template_override = cfg->GetString("build.template");
+  fs::path out = cfg->GetString("build.out");
+  if (out.empty()) out = fs::path(o.inputs.front()).parent_path() / "shards";
+  o.out = out.string();
+  const int64_t seq_len = cfg->GetInt("build.seq_len");
+  if (seq_len < 2 || seq_len > (int64_t{1} << 24)) return Fail("build.seq_len: expected 2..16777216");
+  o.seq_len = static_cast<uint32_t>(seq_len);
+  o.truncate = cfg->GetBool("build.truncate");
+  o.pack = cfg->GetString("build.packing") == "packed";
+  o.val_fraction = cfg->GetDouble("build.val_fraction");
+  if (o.val_fraction < 0 || o.val_fraction >= 1) return Fail("build.val_fraction: expected 0 ≤ x < 1");
+  const int64_t threads = cfg->GetInt("build.threads");
+  if (threads < 0 || threads > 1024) return Fail("build.threads: expected 0..1024");
+  o.threads = static_cast<int>(threads);
+  const int64_t chunk = cfg->GetInt("build.chunk_lines");
+  const int64_t window = cfg->GetInt("build.pack_window");
+  const int64_t max_mb = cfg->GetInt("build.max_shard_mb");
+  if (chunk < 1 || chunk > 10'000'000) return Fail("build.chunk_lines: expected 1..10000000");
+  if (window < 1 || window > 100'000'000) return Fail("build.pack_window: expected 1..100000000");
+  if (max_mb < 1 || max_mb > 1 << 20) return Fail("build.max_shard_mb: expected 1..1048576");
+  o.chunk_lines = static_cast<size_t>(chunk);
+  o.pack_window = static_cast<size_t>(window);
+  o.max_shard_bytes = static_cast<uint64_t>(max_mb) << 20;
+  // The manifest records the config minus what cannot change the shards (output folder, thread count), so
+  // builds that differ only in those give byte-identical manifests.
+  o.config = config::ToJson(*cfg);
+  if (o.config.contains("build") && o.config["build"].is_object()) {
+    o.config["build"].erase("out");
+    o.config["build"].erase("threads");
+  }
+
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) return Fail("cannot create output folder " + out.string() + ": " + ec.message());
+  if (auto s = config::WriteResolvedConfig(*cfg, (out / "resolved.yaml").string()); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+  auto report = build::BuildShards(o);
+  if (!report.ok()) return Fail(std::string(report.status().message()));
+  constexpr size_t kShown = 20;
+  for (size_t i = 0; i < report->bad.size() && i < kShown; ++i) {
+    std::fprintf(stderr, "distill build: skipped bad line: %s\n", report->bad[i].second.c_str());
+  }
+  if (report->bad_lines > static_cast<int64_t>(kShown)) {
+    std::fprintf(stderr, "distill build: … %lld more bad lines (see %s)\n",
+                 static_cast<long long>(report->bad_lines - static_cast<int64_t>(kShown)),
+                 report->manifest_path.c_str());
+  }
+  if (!flags.quiet) std::printf("%s", build::FormatReport(*report, 0).c_str());
+  return 0;
+}
+
+VerbRun Setup(CLI::App& cmd) {
+  auto flags = std::make_shared<BuildFlags>();
+  cmd.add_option("args", flags->args, "accepted traces JSONL files and/or dotted overrides (build.seq_len=8192)");
+  cmd.add_option("-c,--config", flags->config, "run config YAML (keys under build.)");
+  cmd.add_option("-m,--model", flags->model, "base model folder (tokenizer and chat template)");
+  cmd.add_option("-o,--out", flags->out, "shard folder (default: 'shards' beside the first input)");
+  cmd.add_option("--template", flags->template_override, "chat template override (chatml, llama3, deepseek-r1, file)");
+  cmd.add_option("--seq-len", flags->seq_len, "tokens per row (default 4096)");
+  cmd.add_option("--val-fraction", flags->val_fraction, "share of prompt ids in the validation split");
+  cmd.add_option("--threads", flags->threads, "tokenizer threads (0 = all cores)");
+  cmd.add_flag("--truncate", flags->truncate, "truncate over-long samples instead of dropping them");
+  cmd.add_flag("--unpacked", flags->unpacked, "one sample per row (no packing)");
+  cmd.add_flag("-q,--quiet", flags->quiet, "do not print the summary");
+  return [flags] { return RunBuild(*flags); };
+}
+
+}  // namespace
+}  // namespace distill::cli
+
+DISTILL_REGISTER_VERB(build, "build",
+                      "Tokenize accepted traces with the base model's template into packed, checksummed SFT shards",
+                      50, distill::cli::Setup);
