@@ -11,28 +11,14 @@
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/run_distill.h"
 
 namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct Result {
-  int code = -1;
-  std::string output;
-};
-
-Result RunDistill(const std::string& args) {
-  const std::string command = std::string(DISTILL_BINARY_DIR) + "/distill " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = distill::testing::DistillResult;
+using distill::testing::RunDistill;
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -81,10 +67,10 @@ TEST(ShardCli, BuildIsDeterministicAndWritesResolvedConfig) {
   const std::string common = (dir / "accepted.jsonl").string() + " -m " + Model("qwen3") +
                              " --seq-len 512 --val-fraction 0.25 build.chunk_lines=7 build.pack_window=9";
   Result a = RunDistill("build " + common + " --threads 1 -o " + (dir / "a").string());
-  ASSERT_EQ(a.code, 0) << a.output;
-  EXPECT_NE(a.output.find("accepted.jsonl:41"), std::string::npos) << a.output;
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  EXPECT_NE(a.out.find("accepted.jsonl:41"), std::string::npos) << a.out;
   Result b = RunDistill("build " + common + " --threads 2 -o " + (dir / "b").string());
-  ASSERT_EQ(b.code, 0) << b.output;
+  ASSERT_EQ(b.exit_code, 0) << b.out;
   EXPECT_TRUE(fs::exists(dir / "a" / "resolved.yaml"));
   int compared = 0;
   for (const auto& e : fs::directory_iterator(dir / "a")) {
@@ -106,22 +92,22 @@ TEST(ShardCli, InspectShowsRowsAndRefusesOtherTokenizer) {
   const fs::path dir = MakeInput();
   ASSERT_EQ(RunDistill("build " + (dir / "accepted.jsonl").string() + " -m " + Model("qwen3") +
                        " --seq-len 512 -q -o " + (dir / "s").string())
-                .code,
+                .exit_code,
             0);
   Result plain = RunDistill("inspect " + (dir / "s").string());
-  ASSERT_EQ(plain.code, 0) << plain.output;
-  EXPECT_NE(plain.output.find("padding share"), std::string::npos);
-  EXPECT_NE(plain.output.find("row length histogram"), std::string::npos);
-  EXPECT_NE(plain.output.find("tokenizer_fingerprint"), std::string::npos);
+  ASSERT_EQ(plain.exit_code, 0) << plain.out;
+  EXPECT_NE(plain.out.find("padding share"), std::string::npos);
+  EXPECT_NE(plain.out.find("row length histogram"), std::string::npos);
+  EXPECT_NE(plain.out.find("tokenizer_fingerprint"), std::string::npos);
   Result row = RunDistill("inspect " + (dir / "s").string() + " --row 0 --no-color -m " + Model("qwen3"));
-  ASSERT_EQ(row.code, 0) << row.output;
-  EXPECT_NE(row.output.find("⟦<think>"), std::string::npos) << row.output;
-  EXPECT_NE(row.output.find("<|im_end|>⟧"), std::string::npos) << row.output;
+  ASSERT_EQ(row.exit_code, 0) << row.out;
+  EXPECT_NE(row.out.find("⟦<think>"), std::string::npos) << row.out;
+  EXPECT_NE(row.out.find("<|im_end|>⟧"), std::string::npos) << row.out;
   Result other = RunDistill("inspect " + (dir / "s").string() + " --row 0 -m " + Model("llama3"));
-  EXPECT_NE(other.code, 0);
-  EXPECT_NE(other.output.find("tokenizer"), std::string::npos) << other.output;
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.out.find("tokenizer"), std::string::npos) << other.out;
   Result missing = RunDistill("inspect " + (dir / "s").string() + " --row 0");
-  EXPECT_NE(missing.code, 0);
+  EXPECT_NE(missing.exit_code, 0);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/run_distill.h"
 #include "tests/testing/node_reference.h"
 
 namespace distill {
@@ -19,23 +20,8 @@ namespace {
 
 using nlohmann::json;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-Result RunDistill(const std::string& args) {
-  const std::string command = std::string(DISTILL_BINARY_DIR) + "/distill " + args + " 2>&1";
-  Result result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
-}
+using Result = testing::DistillResult;
+using testing::RunDistill;
 
 std::string Qwen3() { return testing::LenmlModel("qwen3"); }
 std::string DemoConversation() { return std::string(DISTILL_SOURCE_DIR) + "/tools/demo/reasoning_conversation.json"; }
