@@ -259,6 +259,19 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
     return absl::OkStatus();
   };
 
+  BuildProgress progress;
+  for (const std::string& input : options.inputs) {
+    std::error_code size_error;
+    const auto size = std::filesystem::file_size(input, size_error);
+    if (!size_error) progress.bytes_total += size;
+  }
+  auto report_progress = [&] {
+    if (!options.on_progress) return;
+    progress.lines = report.lines;
+    progress.samples = report.samples;
+    options.on_progress(progress);
+  };
+
   for (const std::string& input : options.inputs) {
     std::ifstream in(input, std::ios::binary);
     if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", input));
@@ -266,6 +279,7 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
     int64_t number = 0;
     while (std::getline(in, line)) {
       ++number;
+      progress.bytes_read += line.size() + 1;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (data::IsBlankLine(line)) continue;
       ++report.lines;
@@ -273,11 +287,13 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
       wheres.push_back(absl::StrCat(input, ":", number));
       if (lines.size() >= chunk) {
         if (auto s = run_chunk(); !s.ok()) return s;
+        report_progress();
       }
     }
     if (in.bad()) return absl::DataLossError(absl::StrCat(input, ": read error after line ", number));
   }
   if (auto s = run_chunk(); !s.ok()) return s;
+  report_progress();
 
   nlohmann::json splits = nlohmann::json::object();
   int64_t packed_rows = 0;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,14 @@
 #include "nlohmann/json.hpp"
 
 namespace distill::build {
+
+// How far a build has got; reported after each chunk of input lines.
+struct BuildProgress {
+  uint64_t bytes_read = 0;   // input bytes consumed so far
+  uint64_t bytes_total = 0;  // sum of the input files' sizes
+  int64_t lines = 0;
+  int64_t samples = 0;
+};
 
 struct BuildOptions {
   std::vector<std::string> inputs;  // traces JSONL files, read in order
@@ -31,6 +40,7 @@ struct BuildOptions {
   size_t pack_window = 8192;        // samples packed together (per split)
   uint64_t max_shard_bytes = shard::kDefaultMaxShardBytes;
   nlohmann::json config = nlohmann::json::object();  // recorded in the manifest as "config"
+  std::function<void(const BuildProgress&)> on_progress;  // optional; called on the calling thread
 };
 
 struct SplitCounts {

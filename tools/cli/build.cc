@@ -9,6 +9,8 @@
 
 #include "data/build/builder.h"
 #include "nlohmann/json.hpp"
+#include "absl/strings/str_cat.h"
+#include "tools/cli/progress_line.h"
 #include "tools/cli/verbs.h"
 #include "tools/config/config.h"
 
@@ -127,7 +129,18 @@ int RunBuild(const BuildFlags& flags) {
   if (auto s = config::WriteResolvedConfig(*cfg, (out / "resolved.yaml").string()); !s.ok()) {
     return Fail(std::string(s.message()));
   }
+  ProgressLine progress("distill build", 0, "MB");
+  build::BuildProgress last;
+  auto describe = [](const build::BuildProgress& p) { return absl::StrCat(p.lines, " lines, ", p.samples, " samples"); };
+  if (!flags.quiet) {
+    o.on_progress = [&](const build::BuildProgress& p) {
+      progress.set_total(p.bytes_total / 1e6);
+      progress.Update(p.bytes_read / 1e6, describe(p));
+      last = p;
+    };
+  }
   auto report = build::BuildShards(o);
+  if (!flags.quiet) progress.Finish(last.bytes_read / 1e6, describe(last));
   if (!report.ok()) return Fail(std::string(report.status().message()));
   constexpr size_t kShown = 20;
   for (size_t i = 0; i < report->bad.size() && i < kShown; ++i) {
