@@ -156,6 +156,31 @@ constexpr const char* kProblems[] = {
     "Triangle ABC has sides 13, 14 and 15. Find its area.",
 };
 
+constexpr const char* kSyllables[] = {
+    "ka", "ro", "mi", "ten", "sul", "pre", "con", "di", "ver", "ga", "lo", "tion", "ble", "ment", "ly", "ex", "an",
+    "tri", "po", "qua", "ze", "ni", "sta", "cor", "ful", "ous", "ing", "er", "al", "ic", "ph", "mor", "vi", "bu",
+    "de", "la", "ne", "ri", "so", "un",
+};
+
+// A word outside the small pools (made of syllables), so the text is not one the tokenizer's caches hold whole:
+// real reasoning has thousands of distinct words, names and identifiers.
+void AppendRareWord(Rng& rng, std::string& out) {
+  const size_t n = 1 + rng.Below(4);
+  for (size_t i = 0; i < n; ++i) out += rng.Pick(kSyllables);
+}
+
+// Chinese text beyond the fixed sentences: characters drawn from the common CJK block.
+void AppendCjkRun(Rng& rng, std::string& out) {
+  const size_t n = 4 + rng.Below(24);
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t cp = 0x4E00 + static_cast<uint32_t>(rng.Below(0x51A5));  // U+4E00..U+9FA4
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  out += "。";
+}
+
 // Appends about `target` bytes of R1-style reasoning: sentences of prose with inline LaTeX, display math, numbered
 // steps, self-checks; with `cjk`, a share of Chinese sentences.
 void AppendReasoning(Rng& rng, size_t target, bool cjk, std::string& out) {
@@ -163,7 +188,8 @@ void AppendReasoning(Rng& rng, size_t target, bool cjk, std::string& out) {
   while (out.size() < target) {
     const double r = rng.Uniform();
     if (cjk && r < 0.25) {
-      out += rng.Pick(kCjk);
+      if (rng.Uniform() < 0.5) out += rng.Pick(kCjk);
+      else AppendCjkRun(rng, out);
     } else if (r < 0.33) {
       out += "\n\n$$";
       out += rng.Pick(kLatex);
@@ -181,6 +207,8 @@ void AppendReasoning(Rng& rng, size_t target, bool cjk, std::string& out) {
           out += '$';
         } else if (rng.Uniform() < 0.06) {
           out += std::to_string(rng.Below(100000));
+        } else if (rng.Uniform() < 0.25) {
+          AppendRareWord(rng, out);
         } else {
           out += rng.Pick(kWords);
         }
@@ -474,6 +502,8 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
                 b.threads, b.threads == 1 ? ": " : "s:", jsonl_mb / b.run.wall_s, b.run.wall_s, b.run.cpu_s,
                 raw_s(b.threads) / b.run.wall_s, peak_mb, b.run.hwm_kb / 1024.0, b.run.maxrss_kb / 1024.0,
                 peak_mb / jsonl_mb);
+    std::printf("              without the model load (%.2f s): %.2f MB/s, ratio %.2fx\n", load_s,
+                jsonl_mb / (b.run.wall_s - load_s), raw_s(b.threads) / (b.run.wall_s - load_s));
   }
   std::printf("  (this process's RSS when the builds started: %.1f MB; ru_maxrss is at least that)\n",
               parent_rss_kb / 1024.0);

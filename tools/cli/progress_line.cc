@@ -35,7 +35,8 @@ std::string ProgressLine::Format(double done, const std::string& extra, double e
 void ProgressLine::Update(double done, const std::string& extra) {
   const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double interval = terminal_ ? 0.2 : 10.0;
-  if (last_draw_s_ >= 0 && now - last_draw_s_ < interval) return;
+  // Plain lines start after one interval, so a short run prints only its final line.
+  if (now - std::max(last_draw_s_, terminal_ ? -interval : 0.0) < interval) return;
   last_draw_s_ = now;
   if (terminal_) {
     std::fprintf(out_, "\r\x1b[2K%s", Format(done, extra, now).c_str());
