@@ -61,21 +61,20 @@ class SplitSink {
     } else {
       for (size_t i = 0; i < pending_.size(); ++i) rows.push_back({i});
     }
-    std::vector<int32_t> ids;
-    std::vector<uint8_t> mask;
-    std::vector<uint32_t> starts;
+    std::vector<std::span<const int32_t>> ids;
+    std::vector<std::span<const uint8_t>> masks;
     for (const auto& row : rows) {
       ids.clear();
-      mask.clear();
-      starts.clear();
+      masks.clear();
+      size_t length = 0;
       for (size_t i : row) {
-        starts.push_back(static_cast<uint32_t>(ids.size()));
-        ids.insert(ids.end(), pending_[i].ids.begin(), pending_[i].ids.end());
-        mask.insert(mask.end(), pending_[i].mask.begin(), pending_[i].mask.end());
+        ids.emplace_back(pending_[i].ids);
+        masks.emplace_back(pending_[i].mask);
+        length += pending_[i].ids.size();
       }
-      if (auto s = writer_->Add(ids, mask, starts); !s.ok()) return s;
+      if (auto s = writer_->AddDocuments(ids, masks); !s.ok()) return s;
       ++counts.rows;
-      counts.padding_tokens += static_cast<int64_t>(seq_len_ - ids.size());
+      counts.padding_tokens += static_cast<int64_t>(seq_len_ - length);
       packed_rows_ += pack_ ? 1 : 0;
     }
     if (!pack_) {  // what packing would have needed, for the comparison

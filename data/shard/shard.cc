@@ -245,6 +245,20 @@ absl::Status ShardWriter::CloseFile() {
   return absl::OkStatus();
 }
 
+absl::Status ShardWriter::AddDocuments(std::span<const std::span<const int32_t>> ids,
+                                       std::span<const std::span<const uint8_t>> masks) {
+  if (ids.size() != masks.size()) return absl::InvalidArgumentError("AddDocuments: ids and masks differ in count");
+  row_ids_.clear();
+  row_mask_.clear();
+  row_starts_.clear();
+  for (size_t k = 0; k < ids.size(); ++k) {
+    row_starts_.push_back(static_cast<uint32_t>(row_ids_.size()));
+    row_ids_.insert(row_ids_.end(), ids[k].begin(), ids[k].end());
+    row_mask_.insert(row_mask_.end(), masks[k].begin(), masks[k].end());
+  }
+  return Add(row_ids_, row_mask_, row_starts_);
+}
+
 absl::StatusOr<std::vector<ShardFileInfo>> ShardWriter::Finish() {
   if (finished_) return files_;
   finished_ = true;

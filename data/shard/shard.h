@@ -65,6 +65,9 @@ class ShardWriter {
   // from 0 and below ids.size().
   absl::Status Add(std::span<const int32_t> ids, std::span<const uint8_t> mask,
                    std::span<const uint32_t> doc_starts);
+  // Appends one row made of whole documents, in order (ids[k] with masks[k]); the document starts are derived.
+  absl::Status AddDocuments(std::span<const std::span<const int32_t>> ids,
+                            std::span<const std::span<const uint8_t>> masks);
   // Closes the current file; returns every file written, in order.
   absl::StatusOr<std::vector<ShardFileInfo>> Finish();
 
@@ -72,6 +75,9 @@ class ShardWriter {
   ShardWriter() = default;
   absl::Status OpenFile();
   absl::Status CloseFile();
+  std::vector<int32_t> row_ids_;  // AddDocuments' scratch
+  std::vector<uint8_t> row_mask_;
+  std::vector<uint32_t> row_starts_;
   std::string dir_, split_;
   uint32_t seq_len_ = 0;
   int32_t pad_id_ = 0;

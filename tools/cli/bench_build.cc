@@ -514,20 +514,17 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
         std::fprintf(stderr, "bench build: %s\n", Msg(writer.status()).c_str());
         return 1;
       }
-      std::vector<int32_t> ids;
-      std::vector<uint8_t> mask;
-      std::vector<uint32_t> starts;
+      std::vector<std::span<const int32_t>> ids;
+      std::vector<std::span<const uint8_t>> masks;
       t0 = Clock::now();
       for (const auto& row : rows) {
         ids.clear();
-        mask.clear();
-        starts.clear();
+        masks.clear();
         for (size_t i : row) {
-          starts.push_back(static_cast<uint32_t>(ids.size()));
-          ids.insert(ids.end(), kept_ids[i].begin(), kept_ids[i].end());
-          mask.insert(mask.end(), kept_mask[i].begin(), kept_mask[i].end());
+          ids.emplace_back(kept_ids[i]);
+          masks.emplace_back(kept_mask[i]);
         }
-        if (auto s = (*writer)->Add(ids, mask, starts); !s.ok()) {
+        if (auto s = (*writer)->AddDocuments(ids, masks); !s.ok()) {
           std::fprintf(stderr, "bench build: %s\n", Msg(s).c_str());
           return 1;
         }
