@@ -44,6 +44,7 @@
 #include "tokenizers/tokenizer.h"
 #include "tokenizers/training_view.h"
 #include "tools/cli/bench.h"
+#include "tools/teacher/rng.h"
 
 extern char** environ;
 
@@ -71,29 +72,19 @@ std::string Msg(const absl::Status& s) { return std::string(s.message()); }
 // The synthetic traces. A small deterministic generator (splitmix64; no std distributions, whose output differs
 // between standard libraries).
 
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (s_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-  size_t Below(size_t n) { return static_cast<size_t>(Next() % n); }
-  double Normal() {
-    const double u1 = std::max(Uniform(), 1e-300), u2 = Uniform();
-    return std::sqrt(-2 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-  }
-  template <size_t N>
-  const char* Pick(const char* const (&pool)[N]) {
-    return pool[Below(N)];
-  }
+using teacher::Rng;
 
- private:
-  uint64_t s_;
-};
+// A uniformly chosen element of `items`.
+template <typename Items>
+const auto& Pick(Rng& rng, const Items& items) {
+  return items[rng.Index(std::size(items))];
+}
+
+// A standard normal draw (Box-Muller) from the stream.
+double Normal(Rng& rng) {
+  const double u1 = std::max(rng.Unit(), 1e-300), u2 = rng.Unit();
+  return std::sqrt(-2 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
 
 constexpr const char* kOpeners[] = {
     "Okay, so I need to figure out", "Let me think about this step by step.", "Hmm, wait.", "Alternatively,",
@@ -139,15 +130,15 @@ constexpr const char* kSyllables[] = {
 // A word outside the small pools (made of syllables), so the text is not one the tokenizer's caches hold whole:
 // real reasoning has thousands of distinct words, names and identifiers.
 void AppendRareWord(Rng& rng, std::string& out) {
-  const size_t n = 1 + rng.Below(4);
-  for (size_t i = 0; i < n; ++i) out += rng.Pick(kSyllables);
+  const size_t n = 1 + rng.Index(4);
+  for (size_t i = 0; i < n; ++i) out += Pick(rng, kSyllables);
 }
 
 // Chinese text beyond the fixed sentences: characters drawn from the common CJK block.
 void AppendCjkRun(Rng& rng, std::string& out) {
-  const size_t n = 4 + rng.Below(24);
+  const size_t n = 4 + rng.Index(24);
   for (size_t i = 0; i < n; ++i) {
-    const uint32_t cp = 0x4E00 + static_cast<uint32_t>(rng.Below(0x51A5));  // U+4E00..U+9FA4
+    const uint32_t cp = 0x4E00 + static_cast<uint32_t>(rng.Index(0x51A5));  // U+4E00..U+9FA4
     out += static_cast<char>(0xE0 | (cp >> 12));
     out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
     out += static_cast<char>(0x80 | (cp & 0x3F));
@@ -160,34 +151,34 @@ void AppendCjkRun(Rng& rng, std::string& out) {
 void AppendReasoning(Rng& rng, size_t target, bool cjk, std::string& out) {
   int step = 1;
   while (out.size() < target) {
-    const double r = rng.Uniform();
+    const double r = rng.Unit();
     if (cjk && r < 0.25) {
-      if (rng.Uniform() < 0.5) out += rng.Pick(kCjk);
+      if (rng.Unit() < 0.5) out += Pick(rng, kCjk);
       else AppendCjkRun(rng, out);
     } else if (r < 0.33) {
       out += "\n\n$$";
-      out += rng.Pick(kLatex);
+      out += Pick(rng, kLatex);
       out += "$$\n\n";
     } else if (r < 0.38) {
       out += "\n\nStep " + std::to_string(step++) + ": ";
     } else {
-      out += rng.Pick(kOpeners);
-      const size_t words = 6 + rng.Below(24);
+      out += Pick(rng, kOpeners);
+      const size_t words = 6 + rng.Index(24);
       for (size_t w = 0; w < words; ++w) {
         out += ' ';
-        if (rng.Uniform() < 0.08) {
+        if (rng.Unit() < 0.08) {
           out += '$';
-          out += rng.Pick(kLatex);
+          out += Pick(rng, kLatex);
           out += '$';
-        } else if (rng.Uniform() < 0.06) {
-          out += std::to_string(rng.Below(100000));
-        } else if (rng.Uniform() < 0.25) {
+        } else if (rng.Unit() < 0.06) {
+          out += std::to_string(rng.Index(100000));
+        } else if (rng.Unit() < 0.25) {
           AppendRareWord(rng, out);
         } else {
-          out += rng.Pick(kWords);
+          out += Pick(rng, kWords);
         }
       }
-      out += rng.Uniform() < 0.15 ? "?\n" : ". ";
+      out += rng.Unit() < 0.15 ? "?\n" : ". ";
     }
   }
 }
@@ -202,21 +193,21 @@ uint64_t WriteTraces(const std::string& path, uint64_t target_bytes, uint64_t se
   while (bytes < target_bytes && out) {
     // Reasoning length: log-normal, median ~6 KB (≈1.5k tokens), long tail (σ = 0.9), capped at 120 KB; some
     // samples exceed 8192 tokens, as in real R1 output.
-    const double len = std::min(120000.0, 6000.0 * std::exp(0.9 * rng.Normal()));
-    const bool cjk = rng.Uniform() < 0.12;
+    const double len = std::min(120000.0, 6000.0 * std::exp(0.9 * Normal(rng)));
+    const bool cjk = rng.Unit() < 0.12;
     reasoning.clear();
     AppendReasoning(rng, static_cast<size_t>(std::max(200.0, len)), cjk, reasoning);
-    const size_t problem = rng.Below(std::size(kProblems));
-    const std::string truth = std::to_string(rng.Below(1000));
+    const size_t problem = rng.Index(std::size(kProblems));
+    const std::string truth = std::to_string(rng.Index(1000));
     json messages = json::array();
-    if (rng.Uniform() < 0.2) messages.push_back({{"role", "system"}, {"content", "You are a helpful assistant."}});
+    if (rng.Unit() < 0.2) messages.push_back({{"role", "system"}, {"content", "You are a helpful assistant."}});
     messages.push_back({{"role", "user"},
                         {"content", std::string(kProblems[problem]) +
                                         " Please reason step by step, and put your final answer within \\boxed{}."}});
     std::string answer = "The answer is $\\boxed{" + truth + "}$.";
-    if (rng.Uniform() < 0.5) {
+    if (rng.Unit() < 0.5) {
       answer = "**Solution.** ";
-      AppendReasoning(rng, 300 + rng.Below(1200), cjk, answer);
+      AppendReasoning(rng, 300 + rng.Index(1200), cjk, answer);
       answer += "\n\nTherefore the final answer is $\\boxed{" + truth + "}$.";
     }
     const int completion_tokens = static_cast<int>((reasoning.size() + answer.size()) / 4);
@@ -234,11 +225,11 @@ uint64_t WriteTraces(const std::string& path, uint64_t target_bytes, uint64_t se
         {"sampling_requested", {{"temperature", 0.6}, {"top_p", 0.95}, {"max_tokens", 32768}}},
         {"sampling_returned", json::object()},
         {"usage",
-         {{"prompt_tokens", 40 + rng.Below(60)},
+         {{"prompt_tokens", 40 + rng.Index(60)},
           {"completion_tokens", completion_tokens},
           {"reasoning_tokens", static_cast<int>(reasoning.size() / 4)}}},
         {"finish_reason", "stop"},
-        {"latency_s", 5.0 + 60.0 * rng.Uniform()},
+        {"latency_s", 5.0 + 60.0 * rng.Unit()},
         {"attempts", 1},
         {"started_at", "2026-11-26T10:00:00Z"},
         {"finished_at", "2026-11-26T10:01:00Z"},
