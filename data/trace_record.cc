@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "data/json_fast.h"
 #include "data/trace_filters.h"
 
 namespace distill::data {
@@ -241,7 +242,8 @@ absl::StatusOr<nlohmann::json> ParseJsonObjectLine(std::string_view line, const 
     return absl::InvalidArgumentError(where + ": invalid UTF-8 at byte " + std::to_string(*bad));
   }
   if (IsBlankLine(line)) return absl::InvalidArgumentError(where + ": empty line (expected a JSON object)");
-  json j;
+  if (std::optional<json> fast = ParseJsonFast(line); fast && fast->is_object()) return std::move(*fast);
+  json j;  // not valid JSON (or not an object): nlohmann's parser names what is wrong and where
   try {
     j = json::parse(line);
   } catch (const json::parse_error& e) {

@@ -1,6 +1,7 @@
 #include "tokenizers/training_view.h"
 
 #include <cctype>
+#include <cstring>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -29,28 +30,40 @@ std::string SpecialTokenAt(const Tokenizer& tokenizer, std::string_view text, si
   return best;
 }
 
-absl::Status RejectSpecialText(const Tokenizer& tokenizer, const std::string& field, const std::string& value) {
-  for (const AddedToken& token : tokenizer.AddedTokens()) {
-    if (token.special && !token.content.empty() && absl::StrContains(value, token.content))
-      return absl::InvalidArgumentError(absl::StrCat("trace ", field, " contains the special token \"", token.content,
-                                                     "\", which would be read as a control token"));
+absl::Status RejectSpecialText(const TrainingTemplate& prepared, const std::string& field, const std::string& value) {
+  // One pass over the trace text: only bytes that start some special token are checked against the tokens.
+  if (prepared.special_texts.empty()) return absl::OkStatus();
+  for (size_t pos = 0; pos < value.size(); ++pos) {
+    if (prepared.special_first_byte_only >= 0) {  // usually '<': let memchr skip to the candidates
+      const void* hit = std::memchr(value.data() + pos, prepared.special_first_byte_only, value.size() - pos);
+      if (!hit) break;
+      pos = static_cast<size_t>(static_cast<const char*>(hit) - value.data());
+    } else if (!prepared.special_first_byte[static_cast<unsigned char>(value[pos])]) {
+      continue;
+    }
+    for (const std::string& special : prepared.special_texts) {
+      if (value.compare(pos, special.size(), special) == 0)
+        return absl::InvalidArgumentError(absl::StrCat("trace ", field, " contains the special token \"", special,
+                                                       "\", which would be read as a control token"));
+    }
   }
   return absl::OkStatus();
 }
 
 // Splits `text` into the tokens' byte spans; fails when the tokens do not spell `text` byte for byte.
-absl::StatusOr<std::vector<size_t>> TokenStarts(const Tokenizer& tokenizer, const std::vector<TokenId>& ids,
+absl::StatusOr<std::vector<size_t>> TokenStarts(const TrainingTemplate& prepared, const std::vector<TokenId>& ids,
                                                 const std::string& text) {
   std::vector<size_t> starts;
   starts.reserve(ids.size() + 1);
   size_t pos = 0;
   for (TokenId id : ids) {
     starts.push_back(pos);
-    std::string bytes = tokenizer.TokenBytes(id);
+    std::string_view bytes;
+    if (id >= 0 && static_cast<size_t>(id) < prepared.token_bytes.size()) bytes = prepared.token_bytes[id];
     // SentencePiece adds a dummy-prefix space to each text segment that is not in the text itself.
     if (text.compare(pos, bytes.size(), bytes) != 0 && bytes.starts_with(' ') &&
-        text.compare(pos, bytes.size() - 1, bytes, 1) == 0)
-      bytes.erase(0, 1);
+        text.compare(pos, bytes.size() - 1, bytes.substr(1)) == 0)
+      bytes.remove_prefix(1);
     if (text.compare(pos, bytes.size(), bytes) != 0)
       return absl::FailedPreconditionError(absl::StrCat(
           "the tokenizer's normalizer changes the text near byte ", pos,
@@ -122,14 +135,30 @@ absl::StatusOr<TrainingTemplate> PrepareTrainingTemplate(const ModelTokenization
   if (end.empty())
     return absl::FailedPreconditionError(absl::StrCat(
         model.template_name, ": an assistant turn is not closed by a special token right after its content"));
-  return TrainingTemplate{&model, std::move(end)};
+  TrainingTemplate prepared;
+  prepared.model = &model;
+  prepared.end_of_turn = std::move(end);
+  const Tokenizer& tokenizer = *model.tokenizer;
+  prepared.token_bytes.resize(tokenizer.VocabSize());
+  for (size_t id = 0; id < prepared.token_bytes.size(); ++id)
+    prepared.token_bytes[id] = tokenizer.TokenBytes(static_cast<TokenId>(id));
+  for (const AddedToken& token : tokenizer.AddedTokens()) {
+    if (!token.special || token.content.empty()) continue;
+    prepared.special_texts.push_back(token.content);
+    prepared.special_first_byte[static_cast<unsigned char>(token.content[0])] = true;
+  }
+  for (int byte = 0; byte < 256; ++byte) {
+    if (!prepared.special_first_byte[byte]) continue;
+    prepared.special_first_byte_only = prepared.special_first_byte_only == -1 ? byte : -2;
+  }
+  return prepared;
 }
 
 absl::StatusOr<TrainingView> RenderTrainingView(const TrainingTemplate& prepared, const TraceExample& trace) {
   const ModelTokenization& model = *prepared.model;
   const Tokenizer& tokenizer = *model.tokenizer;
   for (const auto& [field, value] : {std::pair{"reasoning", &trace.reasoning}, std::pair{"answer", &trace.answer}})
-    if (auto status = RejectSpecialText(tokenizer, field, *value); !status.ok()) return status;
+    if (auto status = RejectSpecialText(prepared, field, *value); !status.ok()) return status;
 
   auto prompt_text = RenderChat(model, trace.prompt, /*add_generation_prompt=*/true);
   if (!prompt_text.ok()) return prompt_text.status();
@@ -186,7 +215,7 @@ absl::StatusOr<TrainingView> RenderTrainingView(const TrainingTemplate& prepared
     if (!ids.ok()) return ids.status();
     view.ids = std::move(*ids);
   }
-  auto starts = TokenStarts(tokenizer, view.ids, view.text);
+  auto starts = TokenStarts(prepared, view.ids, view.text);
   if (!starts.ok()) return starts.status();
   view.loss_mask.resize(view.ids.size());
   for (size_t i = 0; i < view.ids.size(); ++i) {

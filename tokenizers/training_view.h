@@ -3,6 +3,7 @@
 // end-of-turn token) and 0 on the prompt and template scaffolding.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ struct TraceExample {
 struct TrainingTemplate {
   const ModelTokenization* model = nullptr;  // not owned; must outlive this
   std::string end_of_turn;                   // the special token that closes an assistant turn, e.g. <|im_end|>
+  std::vector<std::string> token_bytes;      // Tokenizer::TokenBytes of every id, for aligning the mask
+  std::vector<std::string> special_texts;    // contents of the special added tokens, refused inside traces
+  std::array<bool, 256> special_first_byte{};  // first bytes of special_texts, for a one-pass scan
+  int special_first_byte_only = -1;            // that byte when all share one, -1 when none, -2 when several
 };
 
 struct TrainingView {

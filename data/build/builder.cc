@@ -1,11 +1,13 @@
 #include "data/build/builder.h"
 
 #include <algorithm>
-#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -215,47 +217,30 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
       return;
     }
     r.prompt_id = trace->prompt_id;
-    r.sample.ids.assign(view->ids.begin(), view->ids.end());
+    r.sample.ids = std::move(view->ids);
     r.sample.mask = std::move(view->loss_mask);
   };
 
-  std::vector<std::string> lines;
-  std::vector<std::string> wheres;
-  auto run_chunk = [&]() -> absl::Status {
-    std::vector<LineResult> results(lines.size());
-    for (size_t i = 0; i < lines.size(); ++i) results[i].where = std::move(wheres[i]);
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      for (size_t i = next++; i < lines.size(); i = next++) process(lines[i], results[i]);
-    };
-    const int n = std::min<int>(threads, static_cast<int>(lines.size()));
-    std::vector<std::thread> pool;
-    for (int t = 1; t < n; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
-    for (LineResult& r : results) {  // input order
-      if (r.error) {
-        ++report.bad_lines;
-        if (report.bad.size() < kMaxBadListed) report.bad.emplace_back(r.where, *r.error);
-        continue;
-      }
-      if (r.sample.ids.size() > seq_len) {
-        if (!options.truncate) {
-          ++report.dropped;
-          continue;
-        }
-        ++report.truncated;
-        r.sample.ids.resize(seq_len);
-        r.sample.mask.resize(seq_len);
-      }
-      if (r.sample.ids.empty()) continue;
-      ++report.samples;
-      SplitSink& sink = *sinks[with_val && IsValidation(r.prompt_id, options.val_fraction) ? 1 : 0];
-      if (auto s = sink.Add(std::move(r.sample)); !s.ok()) return s;
+  // Consumes one rendered line in input order: counts, length policy, split, packing and writing.
+  auto consume = [&](LineResult& r) -> absl::Status {
+    if (r.error) {
+      ++report.bad_lines;
+      if (report.bad.size() < kMaxBadListed) report.bad.emplace_back(r.where, *r.error);
+      return absl::OkStatus();
     }
-    lines.clear();
-    wheres.clear();
-    return absl::OkStatus();
+    if (r.sample.ids.size() > seq_len) {
+      if (!options.truncate) {
+        ++report.dropped;
+        return absl::OkStatus();
+      }
+      ++report.truncated;
+      r.sample.ids.resize(seq_len);
+      r.sample.mask.resize(seq_len);
+    }
+    if (r.sample.ids.empty()) return absl::OkStatus();
+    ++report.samples;
+    SplitSink& sink = *sinks[with_val && IsValidation(r.prompt_id, options.val_fraction) ? 1 : 0];
+    return sink.Add(std::move(r.sample));
   };
 
   BuildProgress progress;
@@ -271,27 +256,106 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
     options.on_progress(progress);
   };
 
-  for (const std::string& input : options.inputs) {
-    std::ifstream in(input, std::ios::binary);
-    if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", input));
+  // A pipeline without per-chunk barriers: this thread reads lines into a window of at most `chunk` in-flight
+  // jobs and consumes finished ones in input order (packing, writing), while `threads` workers render whichever
+  // job is next. A long trace then delays only its own slot, and reading and writing overlap tokenizing.
+  struct Job {
     std::string line;
-    int64_t number = 0;
-    while (std::getline(in, line)) {
-      ++number;
-      progress.bytes_read += line.size() + 1;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (data::IsBlankLine(line)) continue;
-      ++report.lines;
-      lines.push_back(std::move(line));
-      wheres.push_back(absl::StrCat(input, ":", number));
-      if (lines.size() >= chunk) {
-        if (auto s = run_chunk(); !s.ok()) return s;
-        report_progress();
-      }
+    LineResult result;
+    bool done = false;
+  };
+  std::deque<std::unique_ptr<Job>> window;  // in input order; front is the oldest unconsumed job
+  size_t claimed = 0;                        // jobs handed to workers, counted from window.front()
+  bool input_done = false;
+  std::mutex mu;
+  std::condition_variable work_ready, job_done;
+  auto worker = [&] {
+    std::unique_lock lock(mu);
+    for (;;) {
+      work_ready.wait(lock, [&] { return claimed < window.size() || input_done; });
+      if (claimed >= window.size()) return;  // input done and nothing left to claim
+      Job* job = window[claimed++].get();
+      lock.unlock();
+      process(job->line, job->result);
+      job->line = std::string();
+      lock.lock();
+      job->done = true;
+      job_done.notify_all();
     }
-    if (in.bad()) return absl::DataLossError(absl::StrCat(input, ": read error after line ", number));
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  absl::Status status;
+  int64_t consumed = 0;
+  // Consumes finished jobs from the front; with `wait`, blocks until the front one finishes.
+  auto drain = [&](bool wait) -> absl::Status {
+    for (;;) {
+      std::unique_ptr<Job> job;
+      {
+        std::unique_lock lock(mu);
+        if (window.empty()) return absl::OkStatus();
+        if (wait) job_done.wait(lock, [&] { return window.front()->done; });
+        if (!window.front()->done) return absl::OkStatus();
+        job = std::move(window.front());
+        window.pop_front();
+        --claimed;
+      }
+      if (auto s = consume(job->result); !s.ok()) return s;
+      if (++consumed % 1024 == 0) report_progress();
+      wait = false;
+    }
+  };
+  auto read_inputs = [&]() -> absl::Status {
+    for (const std::string& input : options.inputs) {
+      std::ifstream in(input, std::ios::binary);
+      if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", input));
+      std::string line;
+      int64_t number = 0;
+      while (std::getline(in, line)) {
+        ++number;
+        progress.bytes_read += line.size() + 1;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (data::IsBlankLine(line)) continue;
+        ++report.lines;
+        auto job = std::make_unique<Job>();
+        job->line = std::move(line);
+        job->result.where = absl::StrCat(input, ":", number);
+        if (auto s = drain(false); !s.ok()) return s;
+        {
+          std::unique_lock lock(mu);
+          while (window.size() >= chunk) {
+            lock.unlock();
+            if (auto s = drain(true); !s.ok()) return s;
+            lock.lock();
+          }
+          window.push_back(std::move(job));
+        }
+        work_ready.notify_one();
+      }
+      if (in.bad()) return absl::DataLossError(absl::StrCat(input, ": read error after line ", number));
+    }
+    return absl::OkStatus();
+  };
+  status = read_inputs();
+  {
+    std::lock_guard lock(mu);
+    input_done = true;
+    if (!status.ok()) {  // stop the workers early: drop what nobody has claimed yet
+      while (window.size() > claimed) window.pop_back();
+    }
   }
-  if (auto s = run_chunk(); !s.ok()) return s;
+  work_ready.notify_all();
+  if (status.ok()) {
+    while (status.ok()) {
+      {
+        std::lock_guard lock(mu);
+        if (window.empty()) break;
+      }
+      status = drain(true);
+    }
+  }
+  for (auto& t : pool) t.join();
+  if (!status.ok()) return status;
   report_progress();
 
   nlohmann::json splits = nlohmann::json::object();

@@ -1,8 +1,8 @@
 // The shard builder: accepted traces (JSONL) → training views with the base model's tokenizer and template →
 // packed (best-fit-decreasing) or unpacked rows → checksummed shard files + manifest.json (docs/formats.md).
 //
-// Streaming: input is read `chunk_lines` lines at a time, each chunk rendered on `threads` workers with results
-// kept in input order, and samples are packed from a window of at most `pack_window` samples per split, so
+// Streaming: at most `chunk_lines` input lines are in flight, rendered on `threads` workers and consumed in input
+// order, and samples are packed from a window of at most `pack_window` samples per split, so
 // memory is bounded and the output is byte-identical for any thread count.
 #pragma once
 
@@ -36,7 +36,7 @@ struct BuildOptions {
   bool pack = true;                 // false: one sample per row
   double val_fraction = 0.0;        // share of prompt ids that go to the "validation" split
   int threads = 0;                  // 0 = all cores
-  size_t chunk_lines = 2048;
+  size_t chunk_lines = 2048;        // lines read ahead of the oldest unfinished one
   size_t pack_window = 8192;        // samples packed together (per split)
   uint64_t max_shard_bytes = shard::kDefaultMaxShardBytes;
   nlohmann::json config = nlohmann::json::object();  // recorded in the manifest as "config"

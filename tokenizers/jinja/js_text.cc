@@ -98,13 +98,16 @@ std::string JsTrimStart(std::string_view s) {
 }
 
 std::string JsTrimEnd(std::string_view s) {
-  // Walk forward remembering where the trailing run of whitespace starts.
-  size_t end = 0;
-  for (size_t i = 0; i < s.size();) {
+  // Walk back one code point at a time (continuation bytes are 10xxxxxx), so the cost is the whitespace's, not
+  // the string's: rstrip runs on every multi-kilobyte trace in chat templates.
+  size_t end = s.size();
+  while (end > 0) {
+    size_t start = end - 1;
+    while (start > 0 && end - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
     size_t len;
-    const char32_t c = DecodeUtf8(s, i, &len);
-    i += len;
-    if (!IsJsSpace(c)) end = i;
+    const char32_t c = DecodeUtf8(s, start, &len);
+    if (start + len != end || !IsJsSpace(c)) break;
+    end = start;
   }
   return std::string(s.substr(0, end));
 }

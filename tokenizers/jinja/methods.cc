@@ -2,6 +2,7 @@
 // raise_exception, strftime_now), as @huggingface/jinja defines them.
 #include <cmath>
 #include <ctime>
+#include <memory>
 
 #include "tokenizers/jinja/interpreter.h"
 #include "tokenizers/jinja/js_text.h"
@@ -185,11 +186,12 @@ Value GetBuiltin(const Value& object, const std::string& name, Interpreter& inte
     return Value::Undefined();
   }
   if (object.type == Type::kString) {
-    const std::string s = object.s;
-    if (name == "length") return Value::Int(static_cast<double>(Utf16Length(s)));
+    if (name == "length") return Value::Int(static_cast<double>(Utf16Length(object.s)));
+    // One shared copy of the receiver: templates call methods on multi-kilobyte trace strings.
+    auto s = std::make_shared<const std::string>(object.s);
     auto method = [&](auto body) {
       return Value::MakeFunction([s, body, &interp](std::vector<Value>& args, const EnvPtr&) {
-        return body(s, args, interp);
+        return body(*s, args, interp);
       });
     };
     using Args = std::vector<Value>;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -54,6 +55,7 @@ class SafetensorsFile {
   size_t mapped_bytes_ = 0;
   std::vector<TensorView> tensors_;
   std::map<std::string, std::string> metadata_;
+  std::map<std::string, size_t, std::less<>> index_;  // name -> position in tensors_, for Find
 };
 
 // All tensors of a model folder: model.safetensors, or the shards listed by model.safetensors.index.json

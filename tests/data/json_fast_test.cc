@@ -1,0 +1,104 @@
+// ParseJsonFast against nlohmann::json::parse, the parser it stands in for: the same DOM for every valid document,
+// and no document accepted that nlohmann rejects (on random mutations of realistic trace lines too).
+#include "data/json_fast.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace distill::data {
+namespace {
+
+using nlohmann::json;
+
+std::optional<json> Reference(const std::string& text) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
+// Property: a valid document parses to exactly nlohmann's value, including number kinds.
+TEST(JsonFast, SameValueAsNlohmannOnValidDocuments) {
+  const std::vector<std::string> docs = {
+      R"({})", R"([])", R"("")", R"(0)", R"(-0)", R"(-1)", R"(3.25)", R"(1e3)", R"(-2.5E-3)", R"(true)",
+      R"(false)", R"(null)", R"(18446744073709551615)", R"(18446744073709551616)", R"(-9223372036854775808)",
+      R"(-9223372036854775809)", R"(  {"a" : [1, 2.0, "x", null, {"b": false}] }  )",
+      R"({"k": 1, "k": 2})",  // last duplicate wins
+      R"({"s": "esc \" \\ \/ \b \f \n \r \t \u00e9 \u4e2d \ud83d\ude00 end"})",
+      R"({"prompt_id": "p1", "sample_index": 0, "messages": [{"role": "user", "content": "What is 2+2?"}],)"
+      R"( "reasoning": "Two plus two.\nSo 4.", "answer": "\\boxed{4}", "usage": {"prompt_tokens": 12},)"
+      R"( "latency_s": 1.5, "extra": {}})",
+      "{\"utf8\": \"caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87\"}",
+  };
+  for (const std::string& doc : docs) {
+    SCOPED_TRACE(doc);
+    std::optional<json> fast = ParseJsonFast(doc);
+    ASSERT_TRUE(fast.has_value());
+    const json ref = json::parse(doc);
+    EXPECT_EQ(*fast, ref);
+    EXPECT_EQ(fast->type(), ref.type());
+    EXPECT_EQ(fast->dump(), ref.dump());
+  }
+}
+
+// Property: every malformed document nlohmann rejects is rejected (callers then report nlohmann's error).
+TEST(JsonFast, RejectsInvalidDocuments) {
+  const std::vector<std::string> docs = {
+      "", " ", "{", "}", "[1,]", "{\"a\":1,}", "{a:1}", "{'a':1}", "01", "-", "1.", ".5", "1e", "+1", "--1",
+      "\"tab\there\"", "\"nl\nhere\"", "\"bad \\x escape\"", "\"\\u12\"", "\"\\ud83d\"", "\"\\ude00\"",
+      "\"\\ud83d\\u0041\"", "tru", "nulll", "[1 2]", "{\"a\" 1}", "{} {}", "\"unterminated", "[", "// c\n{}",
+  };
+  for (const std::string& doc : docs) {
+    SCOPED_TRACE(doc);
+    EXPECT_FALSE(Reference(doc).has_value()) << "test case is valid JSON";
+    EXPECT_FALSE(ParseJsonFast(doc).has_value());
+  }
+}
+
+// Property: nesting is bounded (the caller's nlohmann fallback handles deeper documents).
+TEST(JsonFast, DeepNestingIsDeclinedNotOverflowed) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_FALSE(ParseJsonFast(deep).has_value());
+  const std::string ok = std::string(100, '[') + std::string(100, ']');
+  EXPECT_TRUE(ParseJsonFast(ok).has_value());
+}
+
+// Property: on 20,000 seeded random byte edits of trace lines, whenever either parser accepts, both accept and
+// agree on the value.
+TEST(JsonFast, AgreesWithNlohmannOnMutations) {
+  const std::string base =
+      R"({"prompt_id": "p-17", "sample_index": 3, "messages": [{"role": "user", "content": "Solve x^2 = 4."}],)"
+      R"( "reasoning": "We need x.\nx = \u00b12 \ud83d\ude00 so", "answer": "\\boxed{2}", "n": -12.5e-1,)"
+      R"( "ok": true, "none": null, "big": 123456789012345678901234567890})";
+  const std::string alphabet = "{}[]\":,\\/ubfnrt0123456789-+.eE \n\tx\x01";
+  std::mt19937_64 rng(7);
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string doc = base;
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = rng() % doc.size();
+      switch (rng() % 3) {
+        case 0: doc[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: doc.erase(at, 1); break;
+        default: doc.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+      }
+    }
+    std::optional<json> fast = ParseJsonFast(doc);
+    std::optional<json> ref = Reference(doc);
+    ASSERT_EQ(fast.has_value(), ref.has_value()) << doc;
+    if (fast) {
+      ++accepted;
+      ASSERT_EQ(fast->dump(), ref->dump()) << doc;
+    }
+  }
+  EXPECT_GT(accepted, 100);  // the mutations exercise the accepting paths too
+}
+
+}  // namespace
+}  // namespace distill::data

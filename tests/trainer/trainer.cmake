@@ -1,0 +1,8 @@
+# Model families, incremental decoding and HF checkpoint io (distill_trainer). Tiny random models on the CPU.
+if(TARGET distill_trainer)
+  foreach(t model_test decode_test checkpoint_io_test)
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/trainer/${t}.cc)
+      distill_test(trainer ${t} LIBS distill_trainer)
+    endif()
+  endforeach()
+endif()

@@ -1,0 +1,531 @@
+// Ports of ggml-quants.c's reference quantizers and dequantizers (llama.cpp, MIT). Bit-identity with ggml
+// depends on doing the same fp32 operations in the same order: expressions below keep ggml's shape
+// (`w*l*l` is (w*l)*l, sums run in index order), and nothing may be contracted into FMAs — the project builds
+// for baseline x86-64, where GCC has no FMA to contract into; quantize_test catches any drift.
+#include "tools/gguf/quant_blocks.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include "tools/gguf/quantize.h"
+
+namespace distill::gguf::internal {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "GGUF blocks are little-endian; so is this host");
+
+constexpr int kQK = 32;    // elements per block of the legacy types
+constexpr int kQKK = 256;  // elements per K-quant super-block
+constexpr float kGroupMaxEps = 1e-15f;
+
+// Block layouts of ggml-common.h. Kernels build a block in a local and memcpy it out, so dst needs no alignment.
+struct BlockQ8_0 {
+  uint16_t d;
+  int8_t qs[kQK];
+};
+struct BlockQ4_0 {
+  uint16_t d;
+  uint8_t qs[kQK / 2];
+};
+struct BlockQ5_0 {
+  uint16_t d;
+  uint8_t qh[4];
+  uint8_t qs[kQK / 2];
+};
+struct BlockQ4_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qs[kQKK / 2];
+};
+struct BlockQ5_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qh[kQKK / 8];
+  uint8_t qs[kQKK / 2];
+};
+struct BlockQ6_K {
+  uint8_t ql[kQKK / 2];
+  uint8_t qh[kQKK / 4];
+  int8_t scales[kQKK / 16];
+  uint16_t d;
+};
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ5_0) == 22);
+static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
+
+template <typename Block>
+void Store(const Block& block, std::byte* out, int64_t index) {
+  std::memcpy(out + index * static_cast<int64_t>(sizeof(Block)), &block, sizeof(Block));
+}
+template <typename Block>
+Block Load(const std::byte* in, int64_t index) {
+  Block block;
+  std::memcpy(&block, in + index * static_cast<int64_t>(sizeof(Block)), sizeof(Block));
+  return block;
+}
+
+// Round half to even through the 1.5·2^23 trick, exactly as ggml does (including its result for values beyond
+// ±2^22, which the callers clamp anyway).
+int NearestInt(float fval) {
+  const float val = fval + 12582912.f;
+  const int32_t i = std::bit_cast<int32_t>(val);
+  return (i & 0x007fffff) - 0x00400000;
+}
+
+// make_qx_quants: symmetric signed quantization of n values to [-nmax, nmax-1] with a scale search.
+// Only the paths Q6_K uses (rmse_type 1, no importance weights) are needed.
+float MakeQxQuants(int n, int nmax, const float* x, int8_t* L) {
+  float max = 0;
+  float amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < kGroupMaxEps) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    return 0.f;
+  }
+  float iscale = static_cast<float>(-nmax) / max;
+  float sumlx = 0;
+  float suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    int l = NearestInt(iscale * x[i]);
+    l = std::max(-nmax, std::min(nmax - 1, l));
+    L[i] = static_cast<int8_t>(l + nmax);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * static_cast<float>(l);
+    suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+  }
+  float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
+    sumlx = suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+      int l = NearestInt(iscale * x[i]);
+      l = std::max(-nmax, std::min(nmax - 1, l));
+      const float w = x[i] * x[i];
+      sumlx += w * x[i] * static_cast<float>(l);
+      suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+    }
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      for (int i = 0; i < n; ++i) {
+        const int l = NearestInt(iscale * x[i]);
+        L[i] = static_cast<int8_t>(nmax + std::max(-nmax, std::min(nmax - 1, l)));
+      }
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+// make_qkx2_quants: asymmetric quantization (scale and min) of n values to [0, nmax], searching the scale.
+// Returns the scale; *the_min receives minus the offset (≥ 0).
+float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
+                     uint8_t* Laux, float rmin, float rdelta, int nstep) {
+  float min = x[0];
+  float max = x[0];
+  float sum_w = weights[0];
+  float sum_x = sum_w * x[0];
+  for (int i = 1; i < n; ++i) {
+    if (x[i] < min) min = x[i];
+    if (x[i] > max) max = x[i];
+    const float w = weights[i];
+    sum_w += w;
+    sum_x += w * x[i];
+  }
+  if (min > 0) min = 0;
+  if (max == min) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    *the_min = -min;
+    return 0.f;
+  }
+  float iscale = static_cast<float>(nmax) / (max - min);
+  float scale = 1 / iscale;
+  float best_error = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = NearestInt(iscale * (x[i] - min));
+    L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
+    float diff = scale * static_cast<float>(L[i]) + min - x[i];
+    diff = diff * diff;
+    best_error += weights[i] * diff;
+  }
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {
+      int l = NearestInt(iscale * (x[i] - min));
+      l = std::max(0, std::min(nmax, l));
+      Laux[i] = static_cast<uint8_t>(l);
+      const float w = weights[i];
+      const float fl = static_cast<float>(l);
+      sum_l += w * fl;
+      sum_l2 += w * fl * fl;
+      sum_xl += w * fl * x[i];
+    }
+    const float D = sum_w * sum_l2 - sum_l * sum_l;
+    if (D > 0) {
+      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+      if (this_min > 0) {
+        this_min = 0;
+        this_scale = sum_xl / sum_l2;
+      }
+      float cur_error = 0;
+      for (int i = 0; i < n; ++i) {
+        float diff = this_scale * static_cast<float>(Laux[i]) + this_min - x[i];
+        diff = diff * diff;
+        cur_error += weights[i] * diff;
+      }
+      if (cur_error < best_error) {
+        for (int i = 0; i < n; ++i) L[i] = Laux[i];
+        best_error = cur_error;
+        scale = this_scale;
+        min = this_min;
+      }
+    }
+  }
+  *the_min = -min;
+  return scale;
+}
+
+void GetScaleMinK4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
+  if (j < 4) {
+    *d = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+  }
+}
+
+// Shared by Q4_K (nmax 15) and Q5_K (nmax 31): per-32 (scale, min) search, then 6-bit scales and mins packed
+// against the super-block maxima, then requantization against the packed values. Fills L[256] and the header.
+void QuantizeKBlock(const float* x, int nmax, float rmin, float rdelta, int nstep, uint8_t* L, uint16_t* d_out,
+                    uint16_t* dmin_out, uint8_t* scales_out) {
+  uint8_t Laux[32];
+  float weights[32];
+  float mins[kQKK / 32];
+  float scales[kQKK / 32];
+  float max_scale = 0;
+  float max_min = 0;
+  for (int j = 0; j < kQKK / 32; ++j) {
+    float sum_x2 = 0;
+    for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
+    const float av_x = std::sqrt(sum_x2 / 32);
+    for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
+    scales[j] = MakeQkx2Quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, rdelta, nstep);
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  for (int j = 0; j < kQKK / 32; ++j) {
+    // ggml stores nearest_int into a uint8_t before clamping; keep the same truncation.
+    uint8_t ls = static_cast<uint8_t>(NearestInt(inv_scale * scales[j]));
+    uint8_t lm = static_cast<uint8_t>(NearestInt(inv_min * mins[j]));
+    ls = std::min<uint8_t>(63, ls);
+    lm = std::min<uint8_t>(63, lm);
+    if (j < 4) {
+      scales_out[j] = ls;
+      scales_out[j + 4] = lm;
+    } else {
+      scales_out[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+      scales_out[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+      scales_out[j - 0] |= static_cast<uint8_t>((lm >> 4) << 6);
+    }
+  }
+  *d_out = Fp32ToFp16(max_scale / 63.f);
+  *dmin_out = Fp32ToFp16(max_min / 63.f);
+  for (int j = 0; j < kQKK / 32; ++j) {
+    uint8_t sc, m;
+    GetScaleMinK4(j, scales_out, &sc, &m);
+    const float d = Fp16ToFp32(*d_out) * static_cast<float>(sc);
+    if (d == 0) continue;
+    const float dm = Fp16ToFp32(*dmin_out) * static_cast<float>(m);
+    for (int ii = 0; ii < 32; ++ii) {
+      const int l = NearestInt((x[32 * j + ii] + dm) / d);
+      L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
+    }
+  }
+}
+
+// Legacy types: d from the signed element of largest magnitude (first one wins on ties).
+float SignedAbsMax(const float* x) {
+  float amax = 0.0f;
+  float max = 0.0f;
+  for (int j = 0; j < kQK; ++j) {
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
+
+}  // namespace
+
+void QuantizeRowQ8_0(const float* x, std::byte* out, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
+    float amax = 0.0f;
+    for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float d = amax / ((1 << 7) - 1);
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    BlockQ8_0 b;
+    b.d = Fp32ToFp16(d);
+    for (int j = 0; j < kQK; ++j) b.qs[j] = static_cast<int8_t>(std::round(x[j] * id));
+    Store(b, out, i);
+  }
+}
+
+void QuantizeRowQ4_0(const float* x, std::byte* out, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
+    const float d = SignedAbsMax(x) / -8;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    BlockQ4_0 b;
+    b.d = Fp32ToFp16(d);
+    for (int j = 0; j < kQK / 2; ++j) {
+      const float x0 = x[j] * id;
+      const float x1 = x[kQK / 2 + j] * id;
+      const uint8_t xi0 = static_cast<uint8_t>(std::min<int>(15, static_cast<int8_t>(x0 + 8.5f)));
+      const uint8_t xi1 = static_cast<uint8_t>(std::min<int>(15, static_cast<int8_t>(x1 + 8.5f)));
+      b.qs[j] = static_cast<uint8_t>(xi0 | (xi1 << 4));
+    }
+    Store(b, out, i);
+  }
+}
+
+void QuantizeRowQ5_0(const float* x, std::byte* out, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
+    const float d = SignedAbsMax(x) / -16;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    BlockQ5_0 b;
+    b.d = Fp32ToFp16(d);
+    uint32_t qh = 0;
+    for (int j = 0; j < kQK / 2; ++j) {
+      const float x0 = x[j] * id;
+      const float x1 = x[kQK / 2 + j] * id;
+      const uint8_t xi0 = static_cast<uint8_t>(std::min<int>(31, static_cast<int8_t>(x0 + 16.5f)));
+      const uint8_t xi1 = static_cast<uint8_t>(std::min<int>(31, static_cast<int8_t>(x1 + 16.5f)));
+      b.qs[j] = static_cast<uint8_t>((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
+      qh |= ((xi0 & 0x10u) >> 4) << (j + 0);
+      qh |= ((xi1 & 0x10u) >> 4) << (j + kQK / 2);
+    }
+    std::memcpy(b.qh, &qh, sizeof(qh));
+    Store(b, out, i);
+  }
+}
+
+void QuantizeRowQ4_K(const float* x, std::byte* out, int64_t n) {
+  uint8_t L[kQKK];
+  for (int64_t i = 0; i < n / kQKK; ++i, x += kQKK) {
+    BlockQ4_K b{};
+    QuantizeKBlock(x, 15, -1.f, 0.1f, 20, L, &b.d, &b.dmin, b.scales);
+    uint8_t* q = b.qs;
+    for (int j = 0; j < kQKK; j += 64) {
+      for (int l = 0; l < 32; ++l) q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
+      q += 32;
+    }
+    Store(b, out, i);
+  }
+}
+
+void QuantizeRowQ5_K(const float* x, std::byte* out, int64_t n) {
+  uint8_t L[kQKK];
+  for (int64_t i = 0; i < n / kQKK; ++i, x += kQKK) {
+    BlockQ5_K b{};
+    QuantizeKBlock(x, 31, -0.5f, 0.1f, 15, L, &b.d, &b.dmin, b.scales);
+    uint8_t* ql = b.qs;
+    uint8_t m1 = 1, m2 = 2;
+    for (int base = 0; base < kQKK; base += 64) {
+      for (int j = 0; j < 32; ++j) {
+        int l1 = L[base + j];
+        if (l1 > 15) {
+          l1 -= 16;
+          b.qh[j] |= m1;
+        }
+        int l2 = L[base + j + 32];
+        if (l2 > 15) {
+          l2 -= 16;
+          b.qh[j] |= m2;
+        }
+        ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
+      }
+      m1 = static_cast<uint8_t>(m1 << 2);
+      m2 = static_cast<uint8_t>(m2 << 2);
+      ql += 32;
+    }
+    Store(b, out, i);
+  }
+}
+
+void QuantizeRowQ6_K(const float* x, std::byte* out, int64_t n) {
+  int8_t L[kQKK];
+  float scales[kQKK / 16];
+  for (int64_t i = 0; i < n / kQKK; ++i, x += kQKK) {
+    float max_scale = 0;
+    float max_abs_scale = 0;
+    for (int ib = 0; ib < kQKK / 16; ++ib) {
+      const float scale = MakeQxQuants(16, 32, x + 16 * ib, L + 16 * ib);
+      scales[ib] = scale;
+      const float abs_scale = std::fabs(scale);
+      if (abs_scale > max_abs_scale) {
+        max_abs_scale = abs_scale;
+        max_scale = scale;
+      }
+    }
+    BlockQ6_K b{};
+    if (max_abs_scale < kGroupMaxEps) {
+      b.d = Fp32ToFp16(0.f);
+      Store(b, out, i);
+      continue;
+    }
+    const float iscale = -128.f / max_scale;
+    b.d = Fp32ToFp16(1 / iscale);
+    for (int ib = 0; ib < kQKK / 16; ++ib) {
+      b.scales[ib] = static_cast<int8_t>(std::min(127, NearestInt(iscale * scales[ib])));
+    }
+    for (int j = 0; j < kQKK / 16; ++j) {
+      const float d = Fp16ToFp32(b.d) * static_cast<float>(b.scales[j]);
+      if (d == 0) continue;
+      for (int ii = 0; ii < 16; ++ii) {
+        int l = NearestInt(x[16 * j + ii] / d);
+        l = std::max(-32, std::min(31, l));
+        L[16 * j + ii] = static_cast<int8_t>(l + 32);
+      }
+    }
+    uint8_t* ql = b.ql;
+    uint8_t* qh = b.qh;
+    for (int j = 0; j < kQKK; j += 128) {
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t q1 = L[j + l + 0] & 0xF;
+        const uint8_t q2 = L[j + l + 32] & 0xF;
+        const uint8_t q3 = L[j + l + 64] & 0xF;
+        const uint8_t q4 = L[j + l + 96] & 0xF;
+        ql[l + 0] = static_cast<uint8_t>(q1 | (q3 << 4));
+        ql[l + 32] = static_cast<uint8_t>(q2 | (q4 << 4));
+        qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) |
+                                     ((L[j + l + 96] >> 4) << 6));
+      }
+      ql += 64;
+      qh += 32;
+    }
+    Store(b, out, i);
+  }
+}
+
+void DequantizeRowQ8_0(const std::byte* in, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
+    const auto b = Load<BlockQ8_0>(in, i);
+    const float d = Fp16ToFp32(b.d);
+    for (int j = 0; j < kQK; ++j) y[j] = static_cast<float>(b.qs[j]) * d;
+  }
+}
+
+void DequantizeRowQ4_0(const std::byte* in, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
+    const auto b = Load<BlockQ4_0>(in, i);
+    const float d = Fp16ToFp32(b.d);
+    for (int j = 0; j < kQK / 2; ++j) {
+      y[j] = static_cast<float>((b.qs[j] & 0x0F) - 8) * d;
+      y[j + kQK / 2] = static_cast<float>((b.qs[j] >> 4) - 8) * d;
+    }
+  }
+}
+
+void DequantizeRowQ5_0(const std::byte* in, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
+    const auto b = Load<BlockQ5_0>(in, i);
+    const float d = Fp16ToFp32(b.d);
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, sizeof(qh));
+    for (int j = 0; j < kQK / 2; ++j) {
+      const uint8_t xh_0 = static_cast<uint8_t>(((qh >> (j + 0)) << 4) & 0x10);
+      const uint8_t xh_1 = static_cast<uint8_t>((qh >> (j + 12)) & 0x10);
+      y[j] = static_cast<float>(((b.qs[j] & 0x0F) | xh_0) - 16) * d;
+      y[j + kQK / 2] = static_cast<float>(((b.qs[j] >> 4) | xh_1) - 16) * d;
+    }
+  }
+}
+
+void DequantizeRowQ4_K(const std::byte* in, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const auto b = Load<BlockQ4_K>(in, i);
+    const float d = Fp16ToFp32(b.d);
+    const float min = Fp16ToFp32(b.dmin);
+    const uint8_t* q = b.qs;
+    int is = 0;
+    for (int j = 0; j < kQKK; j += 64) {
+      uint8_t sc, m;
+      GetScaleMinK4(is + 0, b.scales, &sc, &m);
+      const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
+      GetScaleMinK4(is + 1, b.scales, &sc, &m);
+      const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
+      for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>(q[l] & 0xF) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>(q[l] >> 4) - m2;
+      q += 32;
+      is += 2;
+    }
+  }
+}
+
+void DequantizeRowQ5_K(const std::byte* in, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const auto b = Load<BlockQ5_K>(in, i);
+    const float d = Fp16ToFp32(b.d);
+    const float min = Fp16ToFp32(b.dmin);
+    const uint8_t* ql = b.qs;
+    int is = 0;
+    unsigned u1 = 1, u2 = 2;
+    for (int j = 0; j < kQKK; j += 64) {
+      uint8_t sc, m;
+      GetScaleMinK4(is + 0, b.scales, &sc, &m);
+      const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
+      GetScaleMinK4(is + 1, b.scales, &sc, &m);
+      const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
+      for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>((ql[l] & 0xF) + (b.qh[l] & u1 ? 16 : 0)) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>((ql[l] >> 4) + (b.qh[l] & u2 ? 16 : 0)) - m2;
+      ql += 32;
+      is += 2;
+      u1 <<= 2;
+      u2 <<= 2;
+    }
+  }
+}
+
+void DequantizeRowQ6_K(const std::byte* in, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const auto b = Load<BlockQ6_K>(in, i);
+    const float d = Fp16ToFp32(b.d);
+    const uint8_t* ql = b.ql;
+    const uint8_t* qh = b.qh;
+    const int8_t* sc = b.scales;
+    for (int base = 0; base < kQKK; base += 128) {
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        const int q1 = ((ql[l + 0] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = ((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l + 0] = d * static_cast<float>(sc[is + 0]) * static_cast<float>(q1);
+        y[l + 32] = d * static_cast<float>(sc[is + 2]) * static_cast<float>(q2);
+        y[l + 64] = d * static_cast<float>(sc[is + 4]) * static_cast<float>(q3);
+        y[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
+      }
+      y += 128;
+      ql += 64;
+      qh += 32;
+      sc += 8;
+    }
+  }
+}
+
+}  // namespace distill::gguf::internal

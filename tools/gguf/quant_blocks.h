@@ -1,0 +1,24 @@
+// Internal: one-row kernels behind QuantizeRows / DequantizeRows (ports of ggml-quants.c's *_ref and
+// dequantize_row_* functions). `n` is a multiple of the type's block size; in/out need no alignment.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace distill::gguf::internal {
+
+void QuantizeRowQ8_0(const float* x, std::byte* out, int64_t n);
+void QuantizeRowQ4_0(const float* x, std::byte* out, int64_t n);
+void QuantizeRowQ5_0(const float* x, std::byte* out, int64_t n);
+void QuantizeRowQ4_K(const float* x, std::byte* out, int64_t n);
+void QuantizeRowQ5_K(const float* x, std::byte* out, int64_t n);
+void QuantizeRowQ6_K(const float* x, std::byte* out, int64_t n);
+
+void DequantizeRowQ8_0(const std::byte* in, float* y, int64_t n);
+void DequantizeRowQ4_0(const std::byte* in, float* y, int64_t n);
+void DequantizeRowQ5_0(const std::byte* in, float* y, int64_t n);
+void DequantizeRowQ4_K(const std::byte* in, float* y, int64_t n);
+void DequantizeRowQ5_K(const std::byte* in, float* y, int64_t n);
+void DequantizeRowQ6_K(const std::byte* in, float* y, int64_t n);
+
+}  // namespace distill::gguf::internal
