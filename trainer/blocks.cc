@@ -15,13 +15,20 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias, const torch::TensorOptio
 
 torch::Tensor Apply(const Linear& linear, const torch::Tensor& x) { return at::linear(x, linear.weight, linear.bias); }
 
+namespace {
+
+// fp32 for bf16/fp16/fp32 as HF computes; double stays double so tests can check the arithmetic exactly.
+torch::ScalarType AccumulationType(const torch::Tensor& x) { return at::promote_types(x.scalar_type(), torch::kFloat); }
+
+}  // namespace
+
 RmsNorm::RmsNorm(int64_t dim, double eps_, const torch::TensorOptions& options) : eps(eps_) {
   weight = register_parameter("weight", torch::ones({dim}, options));
 }
 
 torch::Tensor Apply(const RmsNorm& norm, const torch::Tensor& x) {
   // HF normalises in fp32 and casts back before the weight multiply; bf16 training depends on that order.
-  torch::Tensor xf = x.to(torch::kFloat);
+  torch::Tensor xf = x.to(AccumulationType(x));
   torch::Tensor variance = xf.pow(2).mean(-1, /*keepdim=*/true);
   return norm.weight * (xf * torch::rsqrt(variance + norm.eps)).to(x.scalar_type());
 }
@@ -88,12 +95,13 @@ torch::Tensor CausalAttention(const torch::Tensor& q, const torch::Tensor& k, co
   return at::scaled_dot_product_attention(q, k, v, allowed);
 #else
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  torch::Tensor scores = torch::matmul(q.to(torch::kFloat), k.to(torch::kFloat).transpose(-2, -1)) * scale;
+  const torch::ScalarType acc = AccumulationType(q);
+  torch::Tensor scores = torch::matmul(q.to(acc), k.to(acc).transpose(-2, -1)) * scale;
   if (tq > 1) {
     torch::Tensor future = torch::ones({tq, tk}, q.options().dtype(torch::kBool)).triu(tk - tq + 1);
-    scores.masked_fill_(future, -std::numeric_limits<float>::infinity());
+    scores.masked_fill_(future, -std::numeric_limits<double>::infinity());
   }
-  return torch::matmul(torch::softmax(scores, -1), v.to(torch::kFloat)).to(q.scalar_type());
+  return torch::matmul(torch::softmax(scores, -1), v.to(acc)).to(q.scalar_type());
 #endif
 }
 

@@ -17,7 +17,8 @@ double Uniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) *
 
 torch::Tensor DecodeLogits(const Model& model, const torch::Tensor& ids, KvCache& cache) {
   torch::NoGradGuard no_grad;
-  return Logits(model, HiddenCached(model, ids, cache)).to(torch::kFloat);
+  torch::Tensor logits = Logits(model, HiddenCached(model, ids, cache));
+  return logits.to(at::promote_types(logits.scalar_type(), torch::kFloat));
 }
 
 int64_t SampleToken(const torch::Tensor& logits, double temperature, double top_p, std::mt19937_64& rng) {

@@ -26,13 +26,14 @@ struct GenerateOptions {
 struct Generation {
   // Per row: the new tokens, ending with the eos id that stopped the row (if one did).
   std::vector<std::vector<int64_t>> tokens;
-  // With keep_logits: step s's next-token logits [rows, vocab], fp32 on the CPU (rows that already stopped
-  // included).
+  // With keep_logits: step s's next-token logits [rows, vocab], fp32 (fp64 for a double model) on the CPU (rows that
+  // already stopped included).
   std::vector<torch::Tensor> logits;
 };
 
 // Runs `ids` [B, T] after the cached tokens (a whole prompt to prefill, or one token per row to step) and
-// returns their next-token logits [B, T, vocab] in fp32. Grad-free.
+// returns their next-token logits [B, T, vocab] in fp32 (fp64 for a
+// double model). Grad-free.
 torch::Tensor DecodeLogits(const Model& model, const torch::Tensor& ids, KvCache& cache);
 
 // Picks the next token from one row of logits [vocab] (any device, any float dtype): greedy when

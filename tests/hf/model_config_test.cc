@@ -310,7 +310,7 @@ TEST(ModelConfig, Refusals) {
 // Property: LoadModelConfig reads a folder's config.json or a file path, and reports unreadable or invalid files
 // with the path (and for bad JSON, nlohmann's position).
 TEST(ModelConfig, Load) {
-  const fs::path dir = fs::temp_directory_path() / ("distill-hf-config-" + std::to_string(::getpid()));
+  const fs::path dir = fs::temp_directory_path() / std::string("distill-hf-config-").append(std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::ofstream(dir / "config.json") << Qwen3_8B().dump(2);

@@ -27,8 +27,26 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
+// String concatenation by append: GCC 12 gives a false -Wrestrict on `"literal" + std::string`.
+template <typename... Parts>
+std::string Cat(const Parts&... parts) {
+  std::string out;
+  (out.append(parts), ...);
+  return out;
+}
+
+fs::path TestRoot() { return fs::temp_directory_path() / Cat("distill-hf-st-", std::to_string(::getpid())); }
+
+// Removes this process's temp folders once all tests have run.
+class RemoveTestRoot : public ::testing::Environment {
+ public:
+  void TearDown() override { fs::remove_all(TestRoot()); }
+};
+[[maybe_unused]] ::testing::Environment* const kRemoveTestRoot =
+    ::testing::AddGlobalTestEnvironment(new RemoveTestRoot);
+
 fs::path TempDir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("distill-hf-st-" + std::to_string(::getpid())) / name;
+  const fs::path dir = TestRoot() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -109,9 +127,11 @@ void ExpectSameTensors(std::span<const TensorToWrite> expected, const std::vecto
 TEST(Safetensors, RoundTrip) {
   const fs::path dir = TempDir("roundtrip");
   Tensors t = Mixed(1);
+  // Brackets and an escaped quote inside a name must not count as JSON nesting.
+  t.Add(Cat("odd \\\"", std::string(40, '['), "{ name"), DType::kF16, {1}, std::vector<std::byte>(2));
   const std::string path = (dir / "m.safetensors").string();
   ASSERT_TRUE(WriteSafetensors(path, t.Span(), {{"format", "pt"}, {"note", "ünïcode"}}).ok());
-  EXPECT_FALSE(fs::exists(path + ".tmp." + std::to_string(::getpid())));
+  EXPECT_FALSE(fs::exists(Cat(path, ".tmp.", std::to_string(::getpid()))));
   absl::StatusOr<std::unique_ptr<SafetensorsFile>> f = SafetensorsFile::Open(path);
   ASSERT_TRUE(f.ok()) << f.status();
   std::vector<const TensorView*> views;
@@ -228,7 +248,7 @@ TEST(Safetensors, ShardedCheckpoint) {
   uint64_t total = 0;
   for (int i = 0; i < 12; ++i) {
     const int64_t rows = 1 + static_cast<int64_t>(rng() % 20);
-    t.Add("layer." + std::to_string(i) + ".w", i % 3 == 0 ? DType::kF32 : DType::kBF16, {rows, 8},
+    t.Add(Cat("layer.", std::to_string(i), ".w"), i % 3 == 0 ? DType::kF32 : DType::kBF16, {rows, 8},
           RandomBytes(static_cast<size_t>(rows * 8 * (i % 3 == 0 ? 4 : 2)), rng));
     total += t.storage.back().size();
   }
@@ -292,7 +312,7 @@ TEST(Safetensors, ResaveReplacesOldSet) {
   for (const auto& [seed, limit] : saves) {
     std::mt19937 rng(seed);
     Tensors t;
-    for (int i = 0; i < 6; ++i) t.Add("t" + std::to_string(i), DType::kF32, {10}, RandomBytes(40, rng));
+    for (int i = 0; i < 6; ++i) t.Add(Cat("t", std::to_string(i)), DType::kF32, {10}, RandomBytes(40, rng));
     ASSERT_TRUE(WriteSafetensorsCheckpoint(dir.string(), t.Span(), limit).ok()) << seed;
     absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> ck = SafetensorsCheckpoint::Open(dir.string());
     ASSERT_TRUE(ck.ok()) << ck.status();
@@ -304,7 +324,7 @@ TEST(Safetensors, ResaveReplacesOldSet) {
       const int per = static_cast<int>(limit / 40), n = (6 + per - 1) / per;
       expected.insert("model.safetensors.index.json");
       for (int s = 1; s <= n; ++s) {
-        expected.insert("model-0000" + std::to_string(s) + "-of-0000" + std::to_string(n) + ".safetensors");
+        expected.insert(Cat("model-0000", std::to_string(s), "-of-0000", std::to_string(n), ".safetensors"));
       }
     }
     EXPECT_EQ(FolderFiles(dir), expected) << "save with seed " << seed;
@@ -316,7 +336,7 @@ TEST(Safetensors, ResaveReplacesOldSet) {
 TEST(Safetensors, CheckpointMismatch) {
   const fs::path dir = TempDir("mismatch");
   Tensors t;
-  for (int i = 0; i < 4; ++i) t.Add("t" + std::to_string(i), DType::kF32, {4}, std::vector<std::byte>(16));
+  for (int i = 0; i < 4; ++i) t.Add(Cat("t", std::to_string(i)), DType::kF32, {4}, std::vector<std::byte>(16));
   ASSERT_TRUE(WriteSafetensorsCheckpoint(dir.string(), t.Span(), 32).ok());
   const json good = json::parse(ReadAll(dir / "model.safetensors.index.json"));
   auto open_with = [&](const json& index) {
@@ -377,7 +397,7 @@ struct Hostile {
 };
 
 std::string File(const std::string& header, size_t data_bytes) {
-  return U64(header.size()) + header + std::string(data_bytes, '\0');
+  return Cat(U64(header.size()), header, std::string(data_bytes, '\0'));
 }
 
 // Property: each malformed file is refused (InvalidArgument, never a crash or a view past the mapping) with a
@@ -387,15 +407,15 @@ TEST(Safetensors, HostileHeaders) {
   const std::string ok_entry = R"("a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]})";
   const std::vector<Hostile> cases = {
       {"short file", std::string(5, '\0'), "too short"},
-      {"huge N", U64(uint64_t{1} << 63) + "{}", "exceeds"},
-      {"N past EOF", U64(1000) + "{}" + std::string(50, ' '), "past the end of the file"},
+      {"huge N", Cat(U64(uint64_t{1} << 63), "{}"), "exceeds"},
+      {"N past EOF", Cat(U64(1000), "{}", std::string(50, ' ')), "past the end of the file"},
       {"bad JSON", File(R"({"a":{"dtype":"F32",)", 0), "invalid JSON"},
       {"empty header", File("", 0), "invalid JSON"},
       {"not an object", File("[1,2]", 0), "not a JSON object"},
-      {"offsets past end", File("{" + ok_entry + "}", 8), "run past the data section"},
+      {"offsets past end", File(Cat("{", ok_entry, "}"), 8), "run past the data section"},
       {"begin after end", File(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", 8), "end before"},
       {"overlap",
-       File("{" + ok_entry + R"(,"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})", 24), "overlap"},
+       File(Cat("{", ok_entry, R"(,"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})"), 24), "overlap"},
       {"wrong byte count", File(R"({"x":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}})", 16),
        "tensor 'x': data_offsets [0, 12] hold 12 bytes but F32 [2,2] needs 16"},
       {"shape overflow",
@@ -417,7 +437,8 @@ TEST(Safetensors, HostileHeaders) {
       {"three offsets", File(R"({"q":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}})", 8), "data_offsets"},
       {"negative offset", File(R"({"q":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}})", 8), "data_offsets"},
       {"entry not object", File(R"({"q":[1,2]})", 0), "entry must be an object"},
-      {"duplicate name", File("{" + ok_entry + "," + ok_entry + "}", 16), "listed twice"},
+      {"deep nesting", File(Cat(std::string(100000, '['), std::string(100000, ']')), 0), "nested deeper"},
+      {"duplicate name", File(Cat("{", ok_entry, ",", ok_entry, "}"), 16), "listed twice"},
   };
   for (const Hostile& h : cases) {
     const fs::path path = dir / "h.safetensors";
@@ -426,12 +447,12 @@ TEST(Safetensors, HostileHeaders) {
     ASSERT_FALSE(f.ok()) << h.name;
     EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << h.name;
     const std::string message(f.status().message());
-    EXPECT_EQ(message.rfind(path.string() + ": ", 0), 0u) << h.name << ": " << message;
+    EXPECT_EQ(message.rfind(Cat(path.string(), ": "), 0), 0u) << h.name << ": " << message;
     EXPECT_NE(message.find(h.needle), std::string::npos) << h.name << ": '" << h.needle << "' not in: " << message;
   }
   // Gaps between tensors and empty tensors placed inside another's range are harmless and accepted.
   WriteAll(dir / "ok.safetensors",
-           File("{" + ok_entry + R"(,"e":{"dtype":"F16","shape":[0],"data_offsets":[4,4]}})", 24));
+           File(Cat("{", ok_entry, R"(,"e":{"dtype":"F16","shape":[0],"data_offsets":[4,4]}})"), 24));
   EXPECT_TRUE(SafetensorsFile::Open((dir / "ok.safetensors").string()).ok());
 }
 
@@ -474,6 +495,8 @@ TEST(Safetensors, HeaderFuzz) {
       if (bytes.size() <= 8 + n) break;  // later header edits would index past the end
     }
     const fs::path path = dir / "f.safetensors";
+    // Unlink first: truncating an existing file makes ext4 flush it (auto_da_alloc), 1000× slower on a busy disk.
+    fs::remove(path);
     WriteAll(path, bytes);
     absl::StatusOr<std::unique_ptr<SafetensorsFile>> f = SafetensorsFile::Open(path.string());
     if (!f.ok()) {

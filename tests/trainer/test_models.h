@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <torch/utils.h>
+
 #include "gtest/gtest.h"
 #include "trainer/model.h"
 

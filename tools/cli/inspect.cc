@@ -1,5 +1,6 @@
 // distill inspect SHARD_DIR: the manifest, a row length histogram, padding share, and (with --row and --model) one
-// row decoded with its loss mask and document boundaries shown.
+// row decoded with its loss mask and document boundaries shown. On a .gguf or safetensors (file or model folder):
+// keys, tensors, types and sizes (inspect_weights.cc).
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -11,6 +12,7 @@
 #include "data/shard/shard.h"
 #include "nlohmann/json.hpp"
 #include "tokenizers/model_folder.h"
+#include "tools/cli/inspect_weights.h"
 #include "tools/cli/token_view.h"
 #include "tools/cli/verbs.h"
 
@@ -25,6 +27,7 @@ struct InspectFlags {
   std::string template_override;
   bool no_verify = false;
   bool no_color = false;
+  bool all = false;
 };
 
 int Fail(const std::string& message) {
@@ -48,6 +51,7 @@ nlohmann::json Summary(nlohmann::json m) {
 }
 
 int RunInspect(const InspectFlags& flags) {
+  if (IsWeightsPath(flags.dir)) return InspectWeights(flags.dir, flags.all);
   shard::OpenOptions options;
   options.verify_checksums = !flags.no_verify;
   std::unique_ptr<tok::ModelTokenization> model;
@@ -110,7 +114,9 @@ int RunInspect(const InspectFlags& flags) {
 
 VerbRun Setup(CLI::App& cmd) {
   auto flags = std::make_shared<InspectFlags>();
-  cmd.add_option("dir", flags->dir, "shard folder (with manifest.json)")->required();
+  cmd.add_option("dir", flags->dir, "shard folder (with manifest.json), .gguf, .safetensors or HF model folder")
+      ->required();
+  cmd.add_flag("--all", flags->all, "list every tensor of a weights file");
   cmd.add_option("-s,--split", flags->split, "split to read (default train)");
   cmd.add_option("-r,--row", flags->row, "decode this row (needs --model)");
   cmd.add_option("-m,--model", flags->model, "model folder whose tokenizer built the shards");
@@ -123,5 +129,5 @@ VerbRun Setup(CLI::App& cmd) {
 }  // namespace
 }  // namespace distill::cli
 
-DISTILL_REGISTER_VERB(inspect, "inspect", "Show a shard folder's manifest, length histogram and decoded rows", 60,
+DISTILL_REGISTER_VERB(inspect, "inspect", "Show a shard folder (manifest, lengths, decoded rows), a GGUF or safetensors", 60,
                       distill::cli::Setup);

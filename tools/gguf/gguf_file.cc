@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -320,6 +321,12 @@ absl::Status GgufWriter::Write(const std::string& path) const {
     const absl::Status status = ErrnoError(absl::StrCat("cannot rename ", tmp, " to"), path);
     ::unlink(tmp.c_str());
     return status;
+  }
+  // Persist the rename itself; best effort, as some filesystems refuse fsync on directories.
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  if (const int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
   }
   return absl::OkStatus();
 }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <string_view>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -86,13 +87,13 @@ constexpr uint64_t kMinTensorInfoBytes = 33;
 
 absl::Status GgufParser::ReadScalar(ValueType type, Scalar& out, absl::string_view what) {
   auto read_unsigned = [&]<typename T>(T) -> absl::Status {
-    T v;
+    T v{};
     if (auto status = Read(v, what); !status.ok()) return status;
     out = static_cast<uint64_t>(v);
     return absl::OkStatus();
   };
   auto read_signed = [&]<typename T>(T) -> absl::Status {
-    T v;
+    T v{};
     if (auto status = Read(v, what); !status.ok()) return status;
     out = static_cast<int64_t>(v);
     return absl::OkStatus();
@@ -107,19 +108,19 @@ absl::Status GgufParser::ReadScalar(ValueType type, Scalar& out, absl::string_vi
     case ValueType::kI32: return read_signed(int32_t{});
     case ValueType::kI64: return read_signed(int64_t{});
     case ValueType::kF32: {
-      float v;
+      float v = 0;
       if (auto status = Read(v, what); !status.ok()) return status;
       out = double{v};
       return absl::OkStatus();
     }
     case ValueType::kF64: {
-      double v;
+      double v = 0;
       if (auto status = Read(v, what); !status.ok()) return status;
       out = v;
       return absl::OkStatus();
     }
     case ValueType::kBool: {
-      uint8_t v;
+      uint8_t v = 0;
       if (auto status = Read(v, what); !status.ok()) return status;
       if (v > 1) return Error(pos_ - 1, absl::StrCat(what, ": BOOL byte ", int{v}, " is neither 0 nor 1"));
       out = v == 1;
@@ -352,14 +353,14 @@ void GgufFile::Unmap() {
   mapping_size_ = 0;
 }
 
-const Value* GgufFile::FindKv(absl::string_view key) const {
+const Value* GgufFile::FindKv(std::string_view key) const {
   for (const auto& [k, v] : kvs_) {
     if (k == key) return &v;
   }
   return nullptr;
 }
 
-const TensorInfo* GgufFile::FindTensor(absl::string_view name) const {
+const TensorInfo* GgufFile::FindTensor(std::string_view name) const {
   for (const auto& t : tensors_) {
     if (t.name == name) return &t;
   }

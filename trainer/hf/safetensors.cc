@@ -57,6 +57,31 @@ float HalfToFloat(uint16_t h) {
   return std::bit_cast<float>(sign | ((exp + 112) << 23) | (mant << 13));          // rebias 15 -> 127
 }
 
+// A valid header nests three levels ({ name: { shape: [ ] } }). nlohmann builds the whole tree, so 100 MB of
+// '[' would become ~100M nested arrays (gigabytes); refuse deep nesting before parsing. Returns the header byte
+// where the limit is crossed, or -1.
+int64_t FindExcessNesting(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // skip the escaped character (an escaped quote does not end the string)
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) return static_cast<int64_t>(i);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return -1;
+}
+
 struct Range {
   uint64_t begin, end;
   size_t index;
@@ -163,6 +188,10 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
     }
     return true;
   };
+  constexpr int kMaxNesting = 16;
+  if (const int64_t at = FindExcessNesting(std::string_view(header_begin, header_bytes), kMaxNesting); at >= 0) {
+    return error(absl::StrCat("header: JSON nested deeper than ", kMaxNesting, " levels at file byte ", 8 + at));
+  }
   json header;
   try {
     header = json::parse(header_begin, header_begin + header_bytes, on_event);

@@ -1,0 +1,16 @@
+# GGUF writer/reader and ggml's quantizers. quantize_test dlopens node-llama-cpp's libggml-base.so to prove the
+# quantizers bit-identical; gguf_parse_reference reads our files back with @huggingface/gguf.
+if(TARGET distill_gguf)
+  set(DISTILL_GGUF_TEST_LIBS distill_gguf nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS})
+  distill_test(gguf gguf_file_test LIBS ${DISTILL_GGUF_TEST_LIBS})
+  if(EXISTS ${DISTILL_NPM_MODULES}/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so)
+    distill_test(gguf quantize_test LIBS ${DISTILL_GGUF_TEST_LIBS} LABELS reference)
+  else()
+    message(WARNING "distill: skipping gguf/quantize_test: needs node-llama-cpp in tools/npm (tools/setup.sh)")
+  endif()
+  if(NODE_EXECUTABLE AND EXISTS ${DISTILL_NPM_MODULES}/@huggingface/gguf)
+    distill_test(gguf gguf_parse_reference_test LIBS ${DISTILL_GGUF_TEST_LIBS} LABELS reference)
+  else()
+    message(WARNING "distill: skipping gguf/gguf_parse_reference_test: needs node and tools/npm (tools/setup.sh)")
+  endif()
+endif()

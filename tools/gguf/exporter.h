@@ -1,0 +1,63 @@
+// HF model folder (config.json, *.safetensors, tokenizer files) → GGUF v3 that llama.cpp, Ollama and LM Studio
+// load: hyperparameter keys, tokenizer metadata (vocab.h), HF → GGUF tensor names, the q/k row permutation for
+// `llama`, rope_freqs for llama3 rope scaling, and per-tensor types following llama.cpp's rules for the mixes
+// (/work/shared/references/gguf.md). Tensors are converted a block of rows at a time while the file is written,
+// so memory stays near one block per thread whatever the model size.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tools/gguf/quantize.h"
+
+namespace distill::gguf {
+
+// Output types `distill export --type` accepts: f32 f16 bf16 q8_0 q4_0 q4_k q5_k q6_k q4_k_m q5_k_m.
+struct FileTypePlan {
+  std::string name;        // as given
+  GgmlType base;           // type of the 2-D weights before the mix's exceptions
+  uint32_t file_type = 0;  // general.file_type (llama_ftype)
+  bool mix_m = false;      // the _M mixes: attn_v / ffn_down get Q6_K on use_more_bits layers
+};
+absl::StatusOr<FileTypePlan> ParseFileType(const std::string& name);
+
+struct ExportOptions {
+  std::string model;              // HF folder: config.json, model*.safetensors, tokenizer.json + config
+  std::string out;                // .gguf path
+  std::string type = "f16";
+  std::string template_override;  // the template the student was trained with, when not the folder's
+  std::string name;               // general.name (default: the folder's name)
+  bool modelfile = false;         // also write an Ollama Modelfile beside the GGUF
+  int threads = 0;                // 0 = all cores
+};
+
+struct ExportedTensor {
+  std::string name;           // GGUF name
+  std::string source;         // HF name ("" for generated ones such as rope_freqs)
+  std::vector<int64_t> ne;
+  GgmlType type;
+};
+
+struct ExportReport {
+  std::string architecture;
+  std::string pre_tokenizer;
+  std::string end_of_turn;
+  uint32_t eos_id = 0;
+  std::vector<ExportedTensor> tensors;
+  uint64_t source_bytes = 0;  // safetensors data read
+  uint64_t file_bytes = 0;
+  double seconds = 0;
+  std::string modelfile_path;  // when written
+};
+
+// Exports; errors name the file and tensor at fault. The GGUF is written temp-then-rename.
+absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options);
+
+// The type llama.cpp would give one tensor (its GGUF name, ne) of a model with `layers` layers under `plan`.
+// `tied` means token_embd doubles as the output matrix. Exposed for tests of the mixing rules.
+GgmlType TensorType(const FileTypePlan& plan, const std::string& gguf_name, const std::vector<int64_t>& ne,
+                    int64_t layers, bool tied);
+
+}  // namespace distill::gguf

@@ -1,0 +1,162 @@
+#include "tools/gguf/vocab.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+#include "tokenizers/training_view.h"
+
+namespace distill::gguf {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// The split regexes of the byte-level BPE families llama.cpp knows, as tokenizer.json spells them.
+const std::vector<std::string> kQwen2Splits = {
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
+const std::vector<std::string> kLlama3Splits = {
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
+const std::vector<std::string> kDeepSeekV3Splits = {
+    R"(\p{N}{1,3})", "[一-龥぀-ゟ゠-ヿ]+",
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+    "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"};
+
+void CollectSplits(const json& pre, std::vector<std::string>& out) {
+  if (!pre.is_object()) return;
+  const std::string type = pre.value("type", "");
+  if (type == "Sequence" && pre.contains("pretokenizers") && pre["pretokenizers"].is_array()) {
+    for (const json& p : pre["pretokenizers"]) CollectSplits(p, out);
+  } else if (type == "Split" && pre.contains("pattern") && pre["pattern"].is_object()) {
+    const json& pattern = pre["pattern"];
+    if (pattern.contains("Regex") && pattern["Regex"].is_string()) out.push_back(pattern["Regex"].get<std::string>());
+    if (pattern.contains("String") && pattern["String"].is_string())
+      out.push_back("string:" + pattern["String"].get<std::string>());
+  }
+}
+
+// Added tokens that convert_hf_to_gguf marks CONTROL although tokenizer.json does not flag them special.
+bool LooksSpecial(const std::string& token) {
+  auto wrapped = [&](std::string_view open, std::string_view close) {
+    return token.size() >= open.size() + close.size() && token.starts_with(open) && token.ends_with(close);
+  };
+  return token == "<pad>" || token == "<mask>" || token == "<2mass>" || token == "[@BOS@]" || wrapped("<|", "|>") ||
+         wrapped("<｜", "｜>") || wrapped("<unused", ">");
+}
+
+absl::StatusOr<uint32_t> IdOf(const tok::Tokenizer& tokenizer, const std::string& piece, const char* what) {
+  auto id = tokenizer.PieceToId(piece);
+  if (!id) return absl::FailedPreconditionError(absl::StrCat(what, " \"", piece, "\" is not in the vocabulary"));
+  return static_cast<uint32_t>(*id);
+}
+
+}  // namespace
+
+absl::StatusOr<GgufVocab> ReadGgufVocab(const tok::ModelTokenization& model, int64_t vocab_size,
+                                        std::optional<int64_t> config_bos_id) {
+  const fs::path folder = fs::is_directory(model.path) ? fs::path(model.path) : fs::path(model.path).parent_path();
+  const fs::path tokenizer_path = folder / "tokenizer.json";
+  std::ifstream in(tokenizer_path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        folder.string(), ": no tokenizer.json (GGUF export supports byte-level BPE vocabularies: Llama 3, Qwen2/3, "
+                         "DeepSeek)"));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  json tj;
+  try {
+    tj = json::parse(buffer.str());
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(tokenizer_path.string(), ": ", e.what()));
+  }
+  const json* bpe = tj.contains("model") ? &tj["model"] : nullptr;
+  if (!bpe || !bpe->is_object() || bpe->value("type", "BPE") != "BPE" || !bpe->contains("merges"))
+    return absl::FailedPreconditionError(absl::StrCat(tokenizer_path.string(), ": model: expected a BPE model with merges"));
+
+  GgufVocab v;
+  std::vector<std::string> splits;
+  if (tj.contains("pre_tokenizer")) CollectSplits(tj["pre_tokenizer"], splits);
+  const tok::Tokenizer& tokenizer = *model.tokenizer;
+  if (splits == kQwen2Splits) {
+    v.pre = tokenizer.PieceToId("<｜begin▁of▁sentence｜>") ? "deepseek-r1-qwen" : "qwen2";
+  } else if (splits == kLlama3Splits) {
+    v.pre = "llama-bpe";
+  } else if (splits == kDeepSeekV3Splits) {
+    v.pre = "deepseek-v3";
+  } else {
+    return absl::FailedPreconditionError(absl::StrCat(
+        tokenizer_path.string(), ": pre_tokenizer: unknown split regexes [", absl::StrJoin(splits, " | "),
+        "]; GGUF export knows the Qwen2/Qwen3, Llama 3, DeepSeek-R1-Distill-Qwen and DeepSeek-V3 pre-tokenizers"));
+  }
+
+  if (static_cast<int64_t>(tokenizer.VocabSize()) > vocab_size)
+    return absl::FailedPreconditionError(absl::StrCat("the tokenizer has ", tokenizer.VocabSize(),
+                                                      " tokens but the model's vocab_size is ", vocab_size));
+  std::vector<const tok::AddedToken*> added(static_cast<size_t>(vocab_size), nullptr);
+  for (const tok::AddedToken& token : tokenizer.AddedTokens())
+    if (token.id >= 0 && token.id < vocab_size) added[token.id] = &token;
+  v.tokens.resize(static_cast<size_t>(vocab_size));
+  v.token_types.resize(static_cast<size_t>(vocab_size));
+  for (int64_t id = 0; id < vocab_size; ++id) {
+    const tok::AddedToken* a = added[id];
+    std::optional<std::string> piece = a ? std::optional<std::string>(a->content)
+                                         : tokenizer.IdToPiece(static_cast<tok::TokenId>(id));
+    if (!piece || piece->empty()) {
+      v.tokens[id] = absl::StrCat("[PAD", id, "]");
+      v.token_types[id] = static_cast<int32_t>(TokenType::kUnused);
+      continue;
+    }
+    v.tokens[id] = std::move(*piece);
+    TokenType type = TokenType::kNormal;
+    if (a) type = a->special || LooksSpecial(a->content) ? TokenType::kControl : TokenType::kUserDefined;
+    v.token_types[id] = static_cast<int32_t>(type);
+  }
+
+  for (const json& merge : (*bpe)["merges"]) {
+    if (merge.is_string()) {
+      v.merges.push_back(merge.get<std::string>());
+    } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
+      // A literal space inside a part would split the "a b" form; byte-level BPE spells it U+0120.
+      std::string a = merge[0].get<std::string>(), b = merge[1].get<std::string>();
+      for (std::string* part : {&a, &b}) {
+        for (size_t at = part->find(' '); at != std::string::npos; at = part->find(' ', at)) part->replace(at, 1, "Ġ");
+      }
+      v.merges.push_back(absl::StrCat(a, " ", b));
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(tokenizer_path.string(), ": model.merges: expected \"a b\" strings or [a, b] pairs"));
+    }
+  }
+
+  if (!model.chat_template)
+    return absl::FailedPreconditionError(absl::StrCat(
+        model.path, ": no chat template; pass the template the student was trained with (--template)"));
+  v.chat_template = model.chat_template->source();
+  auto prepared = tok::PrepareTrainingTemplate(model);
+  if (!prepared.ok()) return prepared.status();
+  v.end_of_turn = prepared->end_of_turn;
+  auto eot = IdOf(tokenizer, v.end_of_turn, "the template's end-of-turn token");
+  if (!eot.ok()) return eot.status();
+  v.eos_id = *eot;
+  v.eot_id = *eot;
+  if (model.bos_token) {
+    auto bos = IdOf(tokenizer, *model.bos_token, "bos_token");
+    if (!bos.ok()) return bos.status();
+    v.bos_id = *bos;
+  } else if (config_bos_id && *config_bos_id >= 0 && *config_bos_id < vocab_size) {
+    v.bos_id = static_cast<uint32_t>(*config_bos_id);
+  }
+  if (model.pad_token) {
+    auto pad = IdOf(tokenizer, *model.pad_token, "pad_token");
+    if (!pad.ok()) return pad.status();
+    v.pad_id = *pad;
+  }
+  v.add_bos = model.add_bos_token;
+  return v;
+}
+
+}  // namespace distill::gguf
