@@ -33,10 +33,10 @@ torch::Tensor Apply(const RmsNorm& norm, const torch::Tensor& x) {
   return norm.weight * (xf * torch::rsqrt(variance + norm.eps)).to(x.scalar_type());
 }
 
-torch::Tensor RopeInvFreq(const hf::ModelConfig& config, torch::Device device) {
+torch::Tensor RopeInvFreq(const hf::ModelConfig& config, torch::Device device, torch::ScalarType dtype) {
   const int64_t dim = config.head_dim;
   // Same fp32 ops as transformers' _compute_default_rope_parameters, so the angles agree bit for bit.
-  torch::Tensor exponent = torch::arange(0, dim, 2, torch::kInt64).to(torch::kFloat) / static_cast<double>(dim);
+  torch::Tensor exponent = torch::arange(0, dim, 2, torch::kInt64).to(dtype) / static_cast<double>(dim);
   torch::Tensor inv_freq = 1.0 / torch::pow(config.rope_theta, exponent);
   if (config.rope_scaling && config.rope_scaling->type == "llama3") {
     const hf::RopeScaling& s = *config.rope_scaling;
@@ -54,7 +54,7 @@ torch::Tensor RopeInvFreq(const hf::ModelConfig& config, torch::Device device) {
 }
 
 Rope RopeAt(const torch::Tensor& inv_freq, const torch::Tensor& positions, torch::ScalarType dtype) {
-  torch::Tensor freqs = positions.to(torch::kFloat).unsqueeze(-1) * inv_freq;  // [B, T, d/2]
+  torch::Tensor freqs = positions.to(inv_freq.scalar_type()).unsqueeze(-1) * inv_freq;  // [B, T, d/2]
   torch::Tensor angles = torch::cat({freqs, freqs}, -1);
   return Rope{angles.cos().to(dtype), angles.sin().to(dtype)};
 }

@@ -34,12 +34,12 @@ struct RmsNorm : torch::nn::Module {
 // x [..., dim]: weight * (x_fp32 * rsqrt(mean(x_fp32²) + eps)).to(x.dtype), normalised over the last dim.
 torch::Tensor Apply(const RmsNorm& norm, const torch::Tensor& x);
 
-// RoPE inverse frequencies [d/2] fp32 on `device`: 1 / theta^(2i/d) computed in fp32 as transformers does, then
-// "llama3" rope_scaling as transformers' _compute_llama3_parameters when the config has it.
-torch::Tensor RopeInvFreq(const hf::ModelConfig& config, torch::Device device);
+// RoPE inverse frequencies [d/2] on `device`: 1 / theta^(2i/d) computed in fp32 as transformers does (fp64 only
+// for double-precision test models), then "llama3" rope_scaling as transformers' _compute_llama3_parameters.
+torch::Tensor RopeInvFreq(const hf::ModelConfig& config, torch::Device device, torch::ScalarType dtype = torch::kFloat);
 
-// cos and sin [B, T, d] in `dtype` for integer positions [B, T]: angles = position · inv_freq in fp32, duplicated
-// across both halves (HF's cat(freqs, freqs)).
+// cos and sin [B, T, d] in `dtype` for integer positions [B, T]: angles = position · inv_freq in inv_freq's
+// dtype, duplicated across both halves (HF's cat(freqs, freqs)).
 struct Rope {
   torch::Tensor cos;
   torch::Tensor sin;

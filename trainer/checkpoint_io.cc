@@ -77,10 +77,10 @@ absl::Status LoadWeights(Model& model, const hf::SafetensorsCheckpoint& checkpoi
         view->data.size() != static_cast<size_t>(view->numel()) * hf::DTypeBytes(view->dtype)) {
       mismatched.push_back(
           absl::StrCat(view->name, " ", Shape(view->shape), " (model ", Shape(it->second.sizes()), ")"));
-      continue;
+    } else {
+      copies.emplace_back(it->second, view);
     }
-    copies.emplace_back(it->second, view);
-    params.erase(it);
+    params.erase(it);  // a mis-shaped tensor is reported once, not also as missing
   }
   for (const auto& [name, param] : params) missing.push_back(name);
   std::vector<std::string> problems;

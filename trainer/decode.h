@@ -32,8 +32,7 @@ struct Generation {
 };
 
 // Runs `ids` [B, T] after the cached tokens (a whole prompt to prefill, or one token per row to step) and
-// returns their next-token logits [B, T, vocab] in fp32 (fp64 for a
-// double model). Grad-free.
+// returns their next-token logits [B, T, vocab] in fp32 (fp64 for a double model). Grad-free.
 torch::Tensor DecodeLogits(const Model& model, const torch::Tensor& ids, KvCache& cache);
 
 // Picks the next token from one row of logits [vocab] (any device, any float dtype): greedy when

@@ -68,8 +68,8 @@ absl::Status CheckConfig(const hf::ModelConfig& c) {
 torch::Tensor Forward(const Model& m, const torch::Tensor& ids, const torch::Tensor& positions,
                       const RowSegments* segments, KvCache* cache) {
   TORCH_CHECK(ids.dim() == 2 && positions.sizes() == ids.sizes(), "ids and positions must both be [B, T]");
-  torch::Tensor h = torch::embedding(m.model->embed_tokens->weight, ids);  // [B, T, H]
-  const Rope rope = RopeAt(m.inv_freq, positions, h.scalar_type());        // shared by every layer
+  torch::Tensor h = torch::embedding(m.model->embed_tokens->weight, ids);           // [B, T, H]
+  const Rope rope = RopeAt(m.inv_freq.to(h.device()), positions, h.scalar_type());  // shared by every layer
   for (size_t i = 0; i < m.model->layers.size(); ++i) {
     h = Apply(*m.model->layers[i], h, rope, segments, cache != nullptr ? &cache->layers[i] : nullptr);
   }
@@ -98,7 +98,7 @@ Model::Model(const hf::ModelConfig& config_, const torch::TensorOptions& options
     lm_head =
         register_module("lm_head", std::make_shared<Linear>(config.hidden_size, config.vocab_size, false, options));
   }
-  inv_freq = RopeInvFreq(config, options.device());
+  inv_freq = RopeInvFreq(config, options.device(), at::promote_types(options.dtype().toScalarType(), torch::kFloat));
 }
 
 absl::StatusOr<std::shared_ptr<Model>> MakeModel(const hf::ModelConfig& config, torch::Device device,

@@ -37,7 +37,9 @@ struct Model : torch::nn::Module {
   hf::ModelConfig config;
   std::shared_ptr<Transformer> model;
   std::shared_ptr<Linear> lm_head;  // null when config.tie_word_embeddings
-  torch::Tensor inv_freq;           // RoPE [head_dim/2] fp32; not a parameter (HF does not save it either)
+  // RoPE [head_dim/2], fp32 (fp64 in a double model). Not registered: HF does not save it, and Module::to(dtype)
+  // would round it; each forward moves it to the activations' device.
+  torch::Tensor inv_freq;
 };
 
 // Checks the config against its family and allocates an uninitialised model on `device` in `dtype`.
@@ -52,9 +54,9 @@ void InitRandom(Model& model, uint64_t seed);
 // The weight the LM head multiplies by: lm_head.weight, or model.embed_tokens.weight when tied. [vocab, H].
 const torch::Tensor& LmHeadWeight(const Model& model);
 
-// Final normed hidden states [B, T, H] in the model dtype for token ids [B, T] (int64) at positions [B, T]
-// (restarting at 0 per document). `cu_seqlens` (the shard loader's, over the flattened B·T batch) confines
-// attention to each document; empty means every row is one document.
+// Final normed hidden states [B, T, H] in the model dtype for token ids [B, T] (int64, on the model's device) at
+// positions [B, T] (restarting at 0 per document). `cu_seqlens` (the shard loader's, over the flattened B·T
+// batch) confines attention to each document; empty means every row is one document.
 torch::Tensor Hidden(const Model& model, const torch::Tensor& ids, const torch::Tensor& positions,
                      std::span<const int32_t> cu_seqlens = {});
 

@@ -33,7 +33,8 @@ void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 std::vector<Case> Cases() {
   return {
-      {"llama31_gqa4_untied_rope_scaled", Llama31(),
+      {"llama31_gqa4_untied_rope_scaled",
+       Llama31(),
        {{"model.embed_tokens.weight", {96, 256}},
         {"model.layers.0.self_attn.q_proj.weight", {256, 256}},
         {"model.layers.0.self_attn.k_proj.weight", {64, 256}},
@@ -55,7 +56,8 @@ std::vector<Case> Cases() {
         {"model.layers.1.post_attention_layernorm.weight", {256}},
         {"model.norm.weight", {256}},
         {"lm_head.weight", {96, 256}}}},
-      {"llama32_tied_head_dim128", Llama32(),
+      {"llama32_tied_head_dim128",
+       Llama32(),
        {{"model.embed_tokens.weight", {96, 256}},
         {"model.layers.0.self_attn.q_proj.weight", {256, 256}},
         {"model.layers.0.self_attn.k_proj.weight", {256, 256}},
@@ -76,7 +78,8 @@ std::vector<Case> Cases() {
         {"model.layers.1.input_layernorm.weight", {256}},
         {"model.layers.1.post_attention_layernorm.weight", {256}},
         {"model.norm.weight", {256}}}},
-      {"qwen25_bias_gqa6_tied", Qwen25(),
+      {"qwen25_bias_gqa6_tied",
+       Qwen25(),
        {{"model.embed_tokens.weight", {96, 384}},
         {"model.layers.0.self_attn.q_proj.weight", {384, 384}},
         {"model.layers.0.self_attn.q_proj.bias", {384}},
@@ -103,7 +106,8 @@ std::vector<Case> Cases() {
         {"model.layers.1.input_layernorm.weight", {384}},
         {"model.layers.1.post_attention_layernorm.weight", {384}},
         {"model.norm.weight", {384}}}},
-      {"qwen3_qk_norm_head_dim128", Qwen3(),
+      {"qwen3_qk_norm_head_dim128",
+       Qwen3(),
        {{"model.embed_tokens.weight", {96, 128}},
         {"model.layers.0.self_attn.q_proj.weight", {512, 128}},
         {"model.layers.0.self_attn.k_proj.weight", {256, 128}},
@@ -289,30 +293,32 @@ TEST_P(ModelTest, ParameterNamesAndShapesAreHuggingFaces) {
   EXPECT_EQ(ours, GetParam().hf_parameters);
 }
 
-// The model's logits equal the double-precision reference's, at positions from 0 and from far along. Far along,
-// fp32 angles (position · inv_freq rounded to fp32, as in transformers) cost ~position·2⁻²⁴ rad, hence the wider
-// bound there.
+// The model's logits equal the double-precision reference's. A double model must agree to rounding (1e-10): the
+// arithmetic is the same. The fp32 model (the real one) within 1e-5 at positions from 0; far along, fp32 angles
+// (position · inv_freq rounded to fp32, as in transformers) cost ~position·2⁻²⁴ rad, hence the wider bound.
 TEST_P(ModelTest, MatchesNaiveReference) {
-  auto model = TestModel(GetParam().config);
-  const Reference reference(*model);
   const int64_t T = 12;
-  const torch::Tensor ids = RandomIds(1, T, model->config.vocab_size, 11);
-  for (int64_t first : {0, 300}) {
-    const torch::Tensor pos = Positions({T}, first);
-    const torch::Tensor ours = RunLogits(*model, ids, pos).squeeze(0).to(torch::kDouble);
-    const auto ref = reference.Logits(std::vector<int64_t>(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + T),
-                                      std::vector<int64_t>(pos.data_ptr<int64_t>(), pos.data_ptr<int64_t>() + T));
-    double max_diff = 0, max_abs = 0;
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t o = 0; o < model->config.vocab_size; ++o) {
-        max_diff = std::max(max_diff, std::abs(ours[t][o].item<double>() - ref[t][o]));
-        max_abs = std::max(max_abs, std::abs(ref[t][o]));
+  const torch::Tensor ids = RandomIds(1, T, GetParam().config.vocab_size, 11);
+  for (torch::Dtype dtype : {torch::kDouble, torch::kFloat}) {
+    auto model = TestModel(GetParam().config, 7, dtype);
+    const Reference reference(*model);
+    for (int64_t first : {0, 300}) {
+      const torch::Tensor pos = Positions({T}, first);
+      const torch::Tensor ours = RunLogits(*model, ids, pos).squeeze(0).to(torch::kDouble);
+      const auto ref = reference.Logits(std::vector<int64_t>(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + T),
+                                        std::vector<int64_t>(pos.data_ptr<int64_t>(), pos.data_ptr<int64_t>() + T));
+      double max_diff = 0, max_abs = 0;
+      for (int64_t t = 0; t < T; ++t) {
+        for (int64_t o = 0; o < model->config.vocab_size; ++o) {
+          max_diff = std::max(max_diff, std::abs(ours[t][o].item<double>() - ref[t][o]));
+          max_abs = std::max(max_abs, std::abs(ref[t][o]));
+        }
       }
+      std::printf("%s %s positions %lld..: max |logit| %.3f, max |ours - reference| %.3g\n", GetParam().name.c_str(),
+                  dtype == torch::kDouble ? "f64" : "f32", static_cast<long long>(first), max_abs, max_diff);
+      EXPECT_GT(max_abs, 0.5);  // the check is not vacuous
+      EXPECT_LT(max_diff, dtype == torch::kDouble ? 1e-10 : first == 0 ? 1e-5 : 5e-5);
     }
-    std::printf("%s positions %lld..: max |logit| %.3f, max |ours - reference| %.3g\n", GetParam().name.c_str(),
-                static_cast<long long>(first), max_abs, max_diff);
-    EXPECT_GT(max_abs, 0.5);  // the check is not vacuous
-    EXPECT_LT(max_diff, first == 0 ? 1e-5 : 5e-5);
   }
 }
 
@@ -350,6 +356,19 @@ TEST_P(ModelTest, Causal) {
   const torch::Tensor b = RunLogits(*model, changed, Positions({T}));
   EXPECT_LT((a.slice(1, 0, t) - b.slice(1, 0, t)).abs().max().item<double>(), 1e-6);
   EXPECT_GT((a.slice(1, t) - b.slice(1, t)).abs().max().item<double>(), 1e-3);
+}
+
+// Training works through the packed path: a loss on the logits gives every parameter a non-zero gradient.
+TEST_P(ModelTest, EveryParameterGetsAGradient) {
+  auto model = TestModel(GetParam().config);
+  const torch::Tensor ids = RandomIds(1, 10, model->config.vocab_size, 8);
+  const std::vector<int32_t> cu_seqlens = {0, 4, 10};
+  const torch::Tensor pos = Positions({4, 6});
+  Logits(*model, Hidden(*model, ids, pos, cu_seqlens)).pow(2).mean().backward();
+  for (const auto& item : model->named_parameters()) {
+    ASSERT_TRUE(item.value().grad().defined()) << item.key();
+    EXPECT_GT(item.value().grad().abs().max().item<double>(), 0) << item.key();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, ModelTest, ::testing::ValuesIn(Cases()),
@@ -401,8 +420,7 @@ TEST(MakeModel, RefusesInconsistentConfigs) {
   EXPECT_NE(std::string(made.status().message()).find("num_key_value_heads"), std::string::npos) << made.status();
   c = Llama31();
   c.model_type = "gpt2";
-  EXPECT_NE(std::string(MakeModel(c, torch::kCPU, torch::kFloat).status().message()).find("gpt2"),
-            std::string::npos);
+  EXPECT_NE(std::string(MakeModel(c, torch::kCPU, torch::kFloat).status().message()).find("gpt2"), std::string::npos);
   c = Llama31();
   c.rope_scaling->type = "yarn";
   EXPECT_FALSE(MakeModel(c, torch::kCPU, torch::kFloat).ok());

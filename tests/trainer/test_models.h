@@ -2,12 +2,12 @@
 // tying, llama3 rope scaling), and an init that makes attention and the norms matter.
 #pragma once
 
+#include <torch/utils.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <torch/utils.h>
 
 #include "gtest/gtest.h"
 #include "trainer/model.h"
@@ -35,9 +35,7 @@ inline hf::ModelConfig TinyConfig(const std::string& type, int64_t hidden, int64
   return c;
 }
 
-inline hf::RopeScaling Llama3Scaling(double factor) {
-  return hf::RopeScaling{"llama3", factor, 1.0, 4.0, 8192};
-}
+inline hf::RopeScaling Llama3Scaling(double factor) { return hf::RopeScaling{"llama3", factor, 1.0, 4.0, 8192}; }
 
 // Llama-3.1-8B-like: GQA 4:1, head_dim 64 here, llama3 rope scaling, untied.
 inline hf::ModelConfig Llama31() {
