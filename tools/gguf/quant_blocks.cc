@@ -271,6 +271,15 @@ float SignedAbsMax(const float* x) {
   return max;
 }
 
+// roundf (half away from zero) inline, for |v| < 2^23: truncate, then step away from zero when the dropped
+// fraction is at least one half (the fraction of a float is exact). The libm call was half of Q8_0's time.
+inline float RoundHalfAway(float v) {
+  const float a = std::fabs(v);
+  float t = static_cast<float>(static_cast<int32_t>(a));
+  if (a - t >= 0.5f) t += 1.0f;
+  return std::copysign(t, v);
+}
+
 }  // namespace
 
 void QuantizeRowQ8_0(const float* x, std::byte* out, int64_t n) {
@@ -281,7 +290,7 @@ void QuantizeRowQ8_0(const float* x, std::byte* out, int64_t n) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     BlockQ8_0 b;
     b.d = Fp32ToFp16(d);
-    for (int j = 0; j < kQK; ++j) b.qs[j] = static_cast<int8_t>(std::round(x[j] * id));
+    for (int j = 0; j < kQK; ++j) b.qs[j] = static_cast<int8_t>(RoundHalfAway(x[j] * id));  // |x·id| ≤ 127
     Store(b, out, i);
   }
 }
