@@ -1,0 +1,93 @@
+// The SFT / LoRA / plain-text training loop: an HF base model folder and packed shard folders in, a run folder
+// out (resolved config, metrics.jsonl, checkpoints). Loss is cross-entropy on mask-1 tokens only, normalised by
+// the number of mask-1 tokens in the whole global batch (all micro-batches, all ranks), so gradient accumulation
+// and data parallelism give the same update as one big batch.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace distill::trainer {
+
+struct TrainOptions {
+  std::string base_model;  // HF folder: config.json, model*.safetensors, tokenizer files
+  std::string shards;      // shard folder (train split; validation split read from it when present)
+  std::string out;         // run folder
+  std::string mode = "full";  // full | lora | pretrain (loss on every token, no masks needed)
+
+  // LoRA (mode lora), PEFT's meaning.
+  int64_t lora_r = 16;
+  double lora_alpha = 32;
+  double lora_dropout = 0.05;
+  std::vector<std::string> lora_targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                           "down_proj"};
+
+  // Optimisation.
+  double lr = 1e-5;
+  std::string schedule = "cosine";  // cosine | linear | constant (after warmup), down to min_lr_ratio · lr
+  double min_lr_ratio = 0.0;
+  double warmup_ratio = 0.0;   // of the total steps; warmup_steps wins when > 0
+  int64_t warmup_steps = 0;
+  double weight_decay = 0.0;   // not applied to norms and biases
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double max_grad_norm = 1.0;  // global-norm clipping; 0 = off
+  int64_t micro_batch_rows = 1;  // shard rows per micro-batch per rank
+  int64_t grad_accum = 1;        // micro-batches per optimizer step
+  double epochs = 1;             // used when max_steps is 0
+  int64_t max_steps = 0;
+  int64_t loss_chunk = 1024;     // masked positions per LM-head chunk
+
+  // Evaluation, logging, checkpoints.
+  int64_t eval_every = 0;        // steps; 0 = only at the end
+  int64_t eval_max_batches = 0;  // 0 = the whole validation split
+  int64_t save_every = 0;        // steps; 0 = only at the end
+  int64_t keep_last = 2;         // checkpoints kept
+  bool resume = false;           // continue from the latest complete checkpoint in `out`
+
+  // Execution.
+  bool recompute = false;        // activation checkpointing per decoder layer
+  std::string dtype = "auto";    // auto (bf16 autocast on CUDA, fp32 on CPU) | float32 | bfloat16
+  std::string device = "auto";   // auto | cpu | cuda | cuda:N (LOCAL_RANK picks the GPU under a launcher)
+  uint64_t seed = 42;
+  int threads = 0;               // intra-op threads on CPU (0 = LibTorch's default)
+  std::optional<double> rope_theta;  // override config.json's (open-r1 raises Qwen2.5-Math's to 300k for 32k)
+
+  nlohmann::json resolved_config;  // written to the run folder by the CLI; recorded in checkpoints
+  bool progress = true;            // progress bar on a terminal, plain lines otherwise
+};
+
+// One optimizer step's record (a line of metrics.jsonl).
+struct StepMetrics {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  double loss = 0;          // mean over the step's global mask-1 tokens
+  double lr = 0;
+  double grad_norm = 0;     // before clipping
+  int64_t tokens = 0;       // non-padding tokens in the global batch
+  int64_t loss_tokens = 0;
+  double tokens_per_s = 0;
+  double mfu = 0;           // model FLOPs utilisation estimate (0 on CPU, where no peak is known)
+  double memory_mb = 0;     // peak RSS (CPU) or peak CUDA memory
+  std::optional<double> val_loss;
+  nlohmann::json ToJson() const;
+};
+
+struct TrainReport {
+  int64_t steps = 0;
+  double final_loss = 0;
+  std::optional<double> final_val_loss;
+  std::string last_checkpoint;  // folder
+  std::vector<StepMetrics> metrics;
+};
+
+// Runs the loop. Errors (bad options, a shard folder built with another tokenizer, a missing base file) come
+// before any step; a NaN/inf loss stops the run with the step and batch named, and saves nothing after it.
+absl::StatusOr<TrainReport> Train(const TrainOptions& options);
+
+}  // namespace distill::trainer
