@@ -268,6 +268,21 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
     if (g == "output.weight") return {(1LL << 40) + 1, g};
     return {LayerOf(g), g};
   };
+  // Without an output matrix llama.cpp reuses token_embd, which then gets the output's precision.
+  const bool tied = !by_gguf.contains("output.weight");
+  // Shapes the tokenizer metadata and llama.cpp's loader rely on.
+  auto embd = by_gguf.find("token_embd.weight");
+  if (embd == by_gguf.end())
+    return absl::InvalidArgumentError(absl::StrCat(options.model, ": no model.embed_tokens.weight in the checkpoint"));
+  for (const char* g : {"token_embd.weight", "output.weight"}) {
+    auto it = by_gguf.find(g);
+    if (it == by_gguf.end()) continue;
+    const hf::TensorView& t = *it->second;
+    if (t.shape.size() != 2 || t.shape[0] != c.vocab_size || t.shape[1] != c.hidden_size)
+      return absl::InvalidArgumentError(absl::StrCat(
+          options.model, ": tensor ", t.name, " has shape [", absl::StrJoin(t.shape, ", "), "]; config.json says [",
+          c.vocab_size, ", ", c.hidden_size, "] (vocab_size, hidden_size)"));
+  }
   std::vector<std::string> names;
   for (const auto& [g, t] : by_gguf) names.push_back(g);
   std::sort(names.begin(), names.end(), [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
@@ -284,7 +299,7 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
     const hf::TensorView* t = by_gguf[g];
     std::vector<int64_t> ne(t->shape.rbegin(), t->shape.rend());
     if (ne.empty()) ne = {1};
-    const GgmlType type = TensorType(*plan, g, ne, c.num_hidden_layers, c.tie_word_embeddings);
+    const GgmlType type = TensorType(*plan, g, ne, c.num_hidden_layers, tied);
     any_quantized |= type != GgmlType::kF32 && type != GgmlType::kF16 && type != GgmlType::kBF16;
     const int64_t row_elems = ne[0];
     const int64_t rows = row_elems > 0 ? t->numel() / row_elems : 0;

@@ -47,10 +47,25 @@ bool LooksSpecial(const std::string& token) {
          wrapped("<｜", "｜>") || wrapped("<unused", ">");
 }
 
-absl::StatusOr<uint32_t> IdOf(const tok::Tokenizer& tokenizer, const std::string& piece, const char* what) {
+absl::StatusOr<uint32_t> IdOf(const tok::Tokenizer& tokenizer, const std::string& piece, const char* what,
+                              const fs::path& tokenizer_path) {
   auto id = tokenizer.PieceToId(piece);
-  if (!id) return absl::FailedPreconditionError(absl::StrCat(what, " \"", piece, "\" is not in the vocabulary"));
+  if (!id) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(tokenizer_path.string(), ": ", what, " \"", piece, "\" is not in the vocabulary"));
+  }
   return static_cast<uint32_t>(*id);
+}
+
+// SentencePiece-style vocabularies converted to tokenizer.json (Llama 2, Mistral, Gemma): "▁" word boundaries
+// (Metaspace, or a normalizer that prepends / replaces with "▁") and byte fallback instead of byte-level pieces.
+bool LooksSentencePiece(const json& tj) {
+  const json& model = tj["model"];
+  if (model.is_object() && model.value("byte_fallback", false)) return true;
+  const std::string dump = (tj.contains("pre_tokenizer") ? tj["pre_tokenizer"].dump() : std::string()) +
+                           (tj.contains("normalizer") ? tj["normalizer"].dump() : std::string());
+  return dump.find("Metaspace") != std::string::npos || dump.find("\u2581") != std::string::npos ||
+         dump.find("\xe2\x96\x81") != std::string::npos;
 }
 
 }  // namespace
@@ -75,8 +90,14 @@ absl::StatusOr<GgufVocab> ReadGgufVocab(const tok::ModelTokenization& model, int
   }
   const json* bpe = tj.contains("model") ? &tj["model"] : nullptr;
   if (!bpe || !bpe->is_object() || bpe->value("type", "BPE") != "BPE" || !bpe->contains("merges"))
-    return absl::FailedPreconditionError(absl::StrCat(tokenizer_path.string(), ": model: expected a BPE model with merges"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(tokenizer_path.string(), ": model: expected a BPE model with merges"));
 
+  if (LooksSentencePiece(tj)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        tokenizer_path.string(), ": a SentencePiece-style vocabulary (\"▁\" word boundaries / byte fallback); GGUF "
+        "export writes byte-level BPE vocabularies only (Llama 3, Qwen2/3, DeepSeek)"));
+  }
   GgufVocab v;
   std::vector<std::string> splits;
   if (tj.contains("pre_tokenizer")) CollectSplits(tj["pre_tokenizer"], splits);
@@ -88,14 +109,17 @@ absl::StatusOr<GgufVocab> ReadGgufVocab(const tok::ModelTokenization& model, int
   } else if (splits == kDeepSeekV3Splits) {
     v.pre = "deepseek-v3";
   } else {
+    const json& pre = tj.contains("pre_tokenizer") ? tj["pre_tokenizer"] : json();
     return absl::FailedPreconditionError(absl::StrCat(
-        tokenizer_path.string(), ": pre_tokenizer: unknown split regexes [", absl::StrJoin(splits, " | "),
-        "]; GGUF export knows the Qwen2/Qwen3, Llama 3, DeepSeek-R1-Distill-Qwen and DeepSeek-V3 pre-tokenizers"));
+        tokenizer_path.string(), ": pre_tokenizer: unknown split regexes [", absl::StrJoin(splits, " | "), "] (",
+        pre.is_object() ? pre.value("type", "?") : std::string("none"),
+        "); GGUF export knows the Qwen2/Qwen3, Llama 3, DeepSeek-R1-Distill-Qwen and DeepSeek-V3 pre-tokenizers"));
   }
 
   if (static_cast<int64_t>(tokenizer.VocabSize()) > vocab_size)
-    return absl::FailedPreconditionError(absl::StrCat("the tokenizer has ", tokenizer.VocabSize(),
-                                                      " tokens but the model's vocab_size is ", vocab_size));
+    return absl::FailedPreconditionError(absl::StrCat(tokenizer_path.string(), ": the tokenizer has ",
+                                                      tokenizer.VocabSize(), " tokens but config.json's vocab_size is ",
+                                                      vocab_size));
   std::vector<const tok::AddedToken*> added(static_cast<size_t>(vocab_size), nullptr);
   for (const tok::AddedToken& token : tokenizer.AddedTokens())
     if (token.id >= 0 && token.id < vocab_size) added[token.id] = &token;
@@ -137,21 +161,26 @@ absl::StatusOr<GgufVocab> ReadGgufVocab(const tok::ModelTokenization& model, int
         model.path, ": no chat template; pass the template the student was trained with (--template)"));
   v.chat_template = model.chat_template->source();
   auto prepared = tok::PrepareTrainingTemplate(model);
-  if (!prepared.ok()) return prepared.status();
+  if (!prepared.ok()) {
+    return absl::Status(prepared.status().code(),
+                        absl::StrCat(folder.string(), ": cannot tell which token ends an assistant turn (the GGUF's "
+                                     "eos) with chat template ", model.template_name, " on this vocabulary: ",
+                                     prepared.status().message()));
+  }
   v.end_of_turn = prepared->end_of_turn;
-  auto eot = IdOf(tokenizer, v.end_of_turn, "the template's end-of-turn token");
+  auto eot = IdOf(tokenizer, v.end_of_turn, "the chat template's end-of-turn token", tokenizer_path);
   if (!eot.ok()) return eot.status();
   v.eos_id = *eot;
   v.eot_id = *eot;
   if (model.bos_token) {
-    auto bos = IdOf(tokenizer, *model.bos_token, "bos_token");
+    auto bos = IdOf(tokenizer, *model.bos_token, "bos_token", tokenizer_path);
     if (!bos.ok()) return bos.status();
     v.bos_id = *bos;
   } else if (config_bos_id && *config_bos_id >= 0 && *config_bos_id < vocab_size) {
     v.bos_id = static_cast<uint32_t>(*config_bos_id);
   }
   if (model.pad_token) {
-    auto pad = IdOf(tokenizer, *model.pad_token, "pad_token");
+    auto pad = IdOf(tokenizer, *model.pad_token, "pad_token", tokenizer_path);
     if (!pad.ok()) return pad.status();
     v.pad_id = *pad;
   }
