@@ -13,7 +13,20 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias, const torch::TensorOptio
   if (with_bias) bias = register_parameter("bias", torch::empty({out}, options));
 }
 
-torch::Tensor Apply(const Linear& linear, const torch::Tensor& x) { return at::linear(x, linear.weight, linear.bias); }
+torch::Tensor Apply(const Linear& linear, const torch::Tensor& x) {
+  torch::Tensor y = at::linear(x, linear.weight, linear.bias);
+  if (!linear.lora) return y;
+  const LoraAdapter& lora = *linear.lora;
+  // PEFT runs the adapter in its own dtype (fp32 adapters on a bf16 base) and adds the result in the base's.
+  torch::Tensor in = x.to(lora.a.scalar_type());
+  if (lora.dropout > 0 && linear.is_training()) {
+    const c10::optional<at::Generator> generator =
+        lora.generator.defined() ? c10::optional<at::Generator>(lora.generator) : c10::nullopt;
+    torch::Tensor keep = torch::empty_like(in).bernoulli_(1.0 - lora.dropout, generator);
+    in = in * keep / (1.0 - lora.dropout);
+  }
+  return y + (at::linear(at::linear(in, lora.a), lora.b) * lora.scaling).to(y.scalar_type());
+}
 
 namespace {
 

