@@ -20,9 +20,7 @@ torch::Tensor Apply(const Linear& linear, const torch::Tensor& x) {
   // PEFT runs the adapter in its own dtype (fp32 adapters on a bf16 base) and adds the result in the base's.
   torch::Tensor in = x.to(lora.a.scalar_type());
   if (lora.dropout > 0 && linear.is_training()) {
-    const c10::optional<at::Generator> generator =
-        lora.generator.defined() ? c10::optional<at::Generator>(lora.generator) : c10::nullopt;
-    torch::Tensor keep = torch::empty_like(in).bernoulli_(1.0 - lora.dropout, generator);
+    torch::Tensor keep = torch::empty_like(in).bernoulli_(1.0 - lora.dropout);
     in = in * keep / (1.0 - lora.dropout);
   }
   return y + (at::linear(at::linear(in, lora.a), lora.b) * lora.scaling).to(y.scalar_type());

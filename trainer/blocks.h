@@ -5,7 +5,6 @@
 // Shapes: B batch rows, T tokens, H hidden_size, h attention heads, g key/value heads, d head_dim.
 #pragma once
 
-#include <ATen/core/Generator.h>
 #include <torch/nn/module.h>
 
 #include <cstdint>
@@ -22,9 +21,10 @@ namespace distill::trainer {
 struct LoraAdapter {
   torch::Tensor a;
   torch::Tensor b;
-  double scaling = 1.0;        // lora_alpha / r (alpha / √r with rsLoRA)
-  double dropout = 0.0;        // on the adapter path's input, only while the Linear is training
-  at::Generator generator;     // dropout masks; shared by a model's adapters, undefined: torch's default
+  double scaling = 1.0;  // lora_alpha / r (alpha / √r with rsLoRA)
+  // On the adapter path's input, only while the Linear is training. Masks come from torch's default generator,
+  // which the run seeds and checkpoints, so a resumed CPU run draws the same masks.
+  double dropout = 0.0;
 };
 
 // nn.Linear without init: y = x Wᵀ + b. weight [out, in]; bias [out], undefined when the layer has none.

@@ -1,0 +1,171 @@
+#include "trainer/optim.h"
+
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numbers>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "trainer/hf/file_io.h"
+
+namespace distill::trainer {
+
+bool DecaysWeight(std::string_view name, const torch::Tensor& param) {
+  if (param.dim() < 2 || name.ends_with("bias")) return false;
+  // The owning module's name ("input_layernorm", "q_norm", "norm"): a name check keeps any future non-1-D norm out.
+  if (name.ends_with(".weight")) name.remove_suffix(7);
+  const size_t dot = name.rfind('.');
+  return name.substr(dot == std::string_view::npos ? 0 : dot + 1).find("norm") == std::string_view::npos;
+}
+
+absl::StatusOr<std::unique_ptr<torch::optim::AdamW>> MakeAdamW(const NamedTensors& params,
+                                                               const AdamWOptions& options) {
+  if (!(options.lr >= 0) || !(options.beta1 >= 0 && options.beta1 < 1) || !(options.beta2 >= 0 && options.beta2 < 1) ||
+      !(options.eps > 0) || !(options.weight_decay >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("AdamW options out of range: lr ", options.lr, ", betas (",
+                                                   options.beta1, ", ", options.beta2, "), eps ", options.eps,
+                                                   ", weight_decay ", options.weight_decay));
+  }
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& [name, param] : params) {
+    if (!param.requires_grad()) continue;
+    (DecaysWeight(name, param) ? decay : no_decay).push_back(param);
+  }
+  if (decay.empty() && no_decay.empty()) return absl::InvalidArgumentError("AdamW: no trainable parameters");
+  auto group_options = [&](double weight_decay) {
+    return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options.lr)
+                                                            .betas(std::make_tuple(options.beta1, options.beta2))
+                                                            .eps(options.eps)
+                                                            .weight_decay(weight_decay));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!decay.empty()) groups.emplace_back(decay, group_options(options.weight_decay));
+  if (!no_decay.empty()) groups.emplace_back(no_decay, group_options(0.0));
+  torch::optim::AdamWOptions defaults(options.lr);
+  defaults.betas(std::make_tuple(options.beta1, options.beta2)).eps(options.eps).weight_decay(0.0);
+  return std::make_unique<torch::optim::AdamW>(std::move(groups), defaults);
+}
+
+absl::StatusOr<LrDecay> ParseLrDecay(std::string_view name) {
+  if (name == "cosine" || name == "cosine_with_min_lr") return LrDecay::kCosine;
+  if (name == "linear") return LrDecay::kLinear;
+  if (name == "constant" || name == "constant_with_warmup") return LrDecay::kConstant;
+  return absl::InvalidArgumentError(absl::StrCat("unknown lr schedule \"", std::string(name),
+                                                 "\" (cosine, cosine_with_min_lr, linear, constant, "
+                                                 "constant_with_warmup)"));
+}
+
+int64_t WarmupSteps(const ScheduleOptions& options, int64_t total_steps) {
+  if (options.warmup_steps > 0) return options.warmup_steps;
+  return static_cast<int64_t>(std::ceil(options.warmup_ratio * static_cast<double>(total_steps)));
+}
+
+double LearningRate(const ScheduleOptions& options, int64_t step, int64_t total_steps) {
+  const int64_t warmup = WarmupSteps(options, total_steps);
+  if (step < warmup) return options.lr * static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup));
+  const double progress = std::clamp(
+      static_cast<double>(step - warmup) / static_cast<double>(std::max<int64_t>(1, total_steps - warmup)), 0.0, 1.0);
+  const double floor = options.min_lr_ratio;
+  double factor = 1.0;
+  switch (options.decay) {
+    case LrDecay::kCosine:
+      factor = floor + (1.0 - floor) * 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
+      break;
+    case LrDecay::kLinear:
+      factor = floor + (1.0 - floor) * (1.0 - progress);
+      break;
+    case LrDecay::kConstant:
+      break;
+  }
+  return options.lr * std::max(0.0, factor);
+}
+
+void SetLearningRate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+double ClipGradNorm(std::span<const torch::Tensor> params, double max_norm) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+  }
+  if (grads.empty()) return 0.0;
+  std::vector<torch::Tensor> norms;
+  norms.reserve(grads.size());
+  for (const auto& g : grads) norms.push_back(g.detach().to(at::promote_types(g.scalar_type(), torch::kFloat)).norm());
+  const double total = torch::stack(norms).norm().item<double>();
+  if (!std::isfinite(total)) return total;
+  const double coef = max_norm / (total + 1e-6);
+  if (coef < 1.0) {
+    torch::NoGradGuard no_grad;
+    for (auto& g : grads) g.mul_(coef);
+  }
+  return total;
+}
+
+bool AllFinite(std::span<const torch::Tensor> tensors) {
+  // Flags stay on their device and are reduced there, so each device syncs once rather than once per tensor.
+  std::map<std::string, std::vector<torch::Tensor>> bad_by_device;
+  for (const auto& t : tensors) {
+    if (t.defined() && t.numel() > 0) {
+      bad_by_device[t.device().str()].push_back(torch::isfinite(t.detach()).logical_not().any());
+    }
+  }
+  for (const auto& [device, bad] : bad_by_device) {
+    if (torch::stack(bad).any().item<bool>()) return false;
+  }
+  return true;
+}
+
+std::vector<torch::Tensor> Grads(std::span<const torch::Tensor> params) {
+  std::vector<torch::Tensor> grads;
+  grads.reserve(params.size());
+  for (const auto& p : params) grads.push_back(p.grad());
+  return grads;
+}
+
+absl::Status SaveOptimizerState(const torch::optim::Optimizer& optimizer, int64_t step, const std::string& path) {
+  try {
+    torch::serialize::OutputArchive archive;
+    torch::serialize::OutputArchive nested;
+    optimizer.save(nested);
+    archive.write("optimizer", nested);
+    archive.write("step", torch::tensor(step, torch::kLong));
+    return hf::internal::WriteFileAtomic(path, [&](const hf::internal::WriteAllFn& write) {
+      absl::Status status;
+      // torch streams the zip archive through this callback; a short count makes it throw, caught below.
+      archive.save_to([&](const void* data, size_t n) -> size_t {
+        if (status.ok()) status = write(std::string_view(static_cast<const char*>(data), n));
+        return status.ok() ? n : 0;
+      });
+      return status;
+    });
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(path, ": cannot save optimizer state: ", e.what()));
+  }
+}
+
+absl::StatusOr<int64_t> LoadOptimizerState(torch::optim::Optimizer& optimizer, const std::string& path) {
+  torch::Device device = torch::kCPU;
+  for (const auto& group : optimizer.param_groups()) {
+    if (!group.params().empty()) device = group.params().front().device();
+  }
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path, device);
+    torch::serialize::InputArchive nested;
+    archive.read("optimizer", nested);
+    torch::Tensor step;
+    archive.read("step", step);
+    optimizer.load(nested);
+    return step.item<int64_t>();
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot load optimizer state: ", e.what()));
+  }
+}
+
+}  // namespace distill::trainer
