@@ -15,6 +15,8 @@
 
 namespace distill::trainer {
 
+struct StepMetrics;
+
 struct TrainOptions {
   std::string base_model;  // HF folder: config.json, model*.safetensors, tokenizer files
   std::string shards;      // shard folder (train split; validation split read from it when present)
@@ -58,8 +60,11 @@ struct TrainOptions {
   int threads = 0;               // intra-op threads on CPU (0 = LibTorch's default)
   std::optional<double> rope_theta;  // override config.json's (open-r1 raises Qwen2.5-Math's to 300k for 32k)
 
+  std::string chat_template;       // the template the shards were built with: saved in checkpoints' tokenizer_config
   nlohmann::json resolved_config;  // written to the run folder by the CLI; recorded in checkpoints
-  bool progress = true;            // progress bar on a terminal, plain lines otherwise
+  // Called after every optimizer step (rank 0 and others alike) with the step's metrics and the total steps:
+  // the CLI draws its progress bar from it.
+  std::function<void(const StepMetrics&, int64_t total_steps)> on_step;
 };
 
 // One optimizer step's record (a line of metrics.jsonl).

@@ -1,0 +1,4 @@
+# The training loop end to end on CPU: learning, accumulation, LoRA, NaN stop, bad input, kill -9 + resume, Gloo.
+if(TARGET distill_trainer AND TARGET distill_shard)
+  distill_test(trainer train_test LIBS distill_trainer distill_shard)
+endif()

@@ -1,0 +1,307 @@
+// The training loop: one optimizer step = grad_accum micro-batches per rank, every gradient divided by the number
+// of mask-1 tokens in the whole global batch before it is summed over ranks, so accumulation and data
+// parallelism reproduce one big batch. Checkpoints (trainer/train_checkpoint.cc) make a killed run resumable with
+// bit-identical metrics on CPU.
+#include "trainer/train.h"
+
+#include <ATen/Parallel.h>
+#include <sys/resource.h>
+#include <torch/cuda.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "data/shard/loader.h"
+#include "trainer/checkpoint_io.h"
+#include "trainer/distributed.h"
+#include "trainer/lora.h"
+#include "trainer/loss.h"
+#include "trainer/optim.h"
+#include "trainer/train_checkpoint.h"
+
+namespace distill::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+absl::StatusOr<torch::Device> ResolveDevice(const std::string& name, int local_rank) {
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name == "auto") {
+    if (!torch::cuda::is_available()) return torch::Device(torch::kCPU);
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
+  }
+  if (name == "cuda" || name.starts_with("cuda:")) {
+    if (!torch::cuda::is_available())
+      return absl::FailedPreconditionError("train.device: " + name + " asked for, but LibTorch sees no CUDA device");
+    if (name == "cuda") return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
+    try {
+      return torch::Device(name);
+    } catch (const c10::Error&) {
+      return absl::InvalidArgumentError("train.device: cannot parse \"" + name + "\"");
+    }
+  }
+  return absl::InvalidArgumentError("train.device: expected auto, cpu, cuda or cuda:N, got \"" + name + "\"");
+}
+
+double PeakMemoryMb(torch::Device device) {
+  (void)device;  // CUDA peak memory needs c10::cuda headers that CPU builds lack; RSS is reported everywhere
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// A batch's buffers as tensors on `device`.
+struct BatchTensors {
+  torch::Tensor ids, positions, targets, mask;
+};
+BatchTensors ToTensors(shard::Batch& b, torch::Device device, bool all_tokens) {
+  const auto shape = std::vector<int64_t>{b.rows, b.seq_len};
+  auto i32 = torch::TensorOptions().dtype(torch::kInt32);
+  BatchTensors t;
+  t.ids = torch::from_blob(b.input_ids.data(), shape, i32).to(device, torch::kInt64);
+  t.positions = torch::from_blob(b.position_ids.data(), shape, i32).to(device, torch::kInt64);
+  torch::Tensor targets = torch::from_blob(b.targets.data(), shape, i32).to(torch::kInt64);
+  torch::Tensor mask = torch::from_blob(b.loss_mask.data(), shape, torch::TensorOptions().dtype(torch::kUInt8))
+                           .to(torch::kInt64);
+  // Plain-text pretraining trains on every real next token, whatever the shard's masks say.
+  if (all_tokens) mask = (targets != kIgnoreTarget).to(torch::kInt64);
+  t.targets = targets.to(device);
+  t.mask = mask.to(device);
+  return t;
+}
+
+int64_t LossTokens(const BatchTensors& t) { return t.mask.sum().item<int64_t>(); }
+
+// Mean loss over a split's batches (no gradients), summed over ranks.
+absl::StatusOr<double> Evaluate(const Model& model, const shard::ShardSet& set, const TrainOptions& o,
+                                DataParallel& dp, torch::Device device, bool all_tokens) {
+  shard::LoaderOptions lo;
+  lo.seed = o.seed;
+  lo.rank = dp.rank();
+  lo.world_size = dp.world_size();
+  lo.batch_size = static_cast<int>(o.micro_batch_rows);
+  lo.shuffle = false;
+  auto loader = shard::Loader::Create(set, lo);
+  if (!loader.ok()) return loader.status();
+  int64_t batches = loader->batches_per_epoch();
+  if (o.eval_max_batches > 0) batches = std::min(batches, o.eval_max_batches);
+  torch::NoGradGuard no_grad;
+  double sum = 0;
+  int64_t tokens = 0;
+  for (int64_t i = 0; i < batches; ++i) {
+    shard::Batch b = loader->Next();
+    BatchTensors t = ToTensors(b, device, all_tokens);
+    torch::Tensor hidden = Hidden(model, t.ids, t.positions, b.cu_seqlens);
+    MaskedLoss loss = MaskedLossSum(model, hidden, t.targets, t.mask, o.loss_chunk);
+    sum += loss.sum.item<double>();
+    tokens += loss.tokens;
+  }
+  auto global_sum = dp.AllReduceSum(sum);
+  auto global_tokens = dp.AllReduceSum(tokens);
+  if (!global_sum.ok()) return global_sum.status();
+  if (!global_tokens.ok()) return global_tokens.status();
+  return *global_tokens > 0 ? *global_sum / static_cast<double>(*global_tokens) : 0.0;
+}
+
+// Approximate training FLOPs per token (6N for the matmuls, plus attention over the row), for MFU on CUDA.
+double FlopsPerToken(const Model& model, int64_t seq_len) {
+  double params = 0;
+  for (const auto& p : model.parameters()) params += static_cast<double>(p.numel());
+  const hf::ModelConfig& c = model.config;
+  const double attention = 6.0 * c.num_hidden_layers * c.num_attention_heads * c.head_dim * seq_len;
+  return 6.0 * params + attention;
+}
+
+}  // namespace
+
+nlohmann::json StepMetrics::ToJson() const {
+  nlohmann::json j = {{"step", step},   {"epoch", epoch},         {"loss", loss},
+                      {"lr", lr},       {"grad_norm", grad_norm}, {"tokens", tokens},
+                      {"loss_tokens", loss_tokens}, {"tokens_per_s", tokens_per_s}, {"mfu", mfu},
+                      {"memory_mb", memory_mb}};
+  if (val_loss) j["val_loss"] = *val_loss;
+  return j;
+}
+
+absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
+  if (o.mode != "full" && o.mode != "lora" && o.mode != "pretrain")
+    return absl::InvalidArgumentError("train.mode: expected full, lora or pretrain, got \"" + o.mode + "\"");
+  auto env = DistEnvFromEnvironment();
+  if (!env.ok()) return env.status();
+  auto device = ResolveDevice(o.device, env->local_rank);
+  if (!device.ok()) return device.status();
+  if (o.threads > 0) at::set_num_threads(o.threads);
+  torch::manual_seed(o.seed);  // LoRA dropout draws from the default generator; checkpoints save its state
+  auto dp = DataParallel::Init(*env, *device);
+  if (!dp.ok()) return dp.status();
+  const bool main = (*dp)->is_main();
+
+  // Data first: a bad shard folder fails before the model is loaded.
+  auto train_set = shard::ShardSet::Open(o.shards, "train");
+  if (!train_set.ok()) return train_set.status();
+  std::unique_ptr<shard::ShardSet> val_set;
+  if (fs::exists(fs::path(o.shards) / "manifest.json")) {
+    const auto& names = (*train_set)->manifest().value("split_names", nlohmann::json::array());
+    for (const auto& n : names) {
+      if (n == "validation") {
+        auto v = shard::ShardSet::Open(o.shards, "validation");
+        if (!v.ok()) return v.status();
+        if ((*v)->num_rows() >= static_cast<size_t>((*dp)->world_size())) val_set = std::move(*v);
+      }
+    }
+  }
+  shard::LoaderOptions lo;
+  lo.seed = o.seed;
+  lo.rank = (*dp)->rank();
+  lo.world_size = (*dp)->world_size();
+  lo.batch_size = static_cast<int>(o.micro_batch_rows);
+  auto loader = shard::Loader::Create(**train_set, lo);
+  if (!loader.ok()) return loader.status();
+
+  // Model: fp32 weights (the optimizer's master copy); bf16 only when asked for on CPU, autocast on CUDA.
+  auto config = hf::LoadModelConfig(o.base_model);
+  if (!config.ok()) return config.status();
+  if (o.rope_theta) config->rope_theta = *o.rope_theta;
+  const bool cuda = device->is_cuda();
+  const torch::Dtype dtype = (o.dtype == "bfloat16" && !cuda) ? torch::kBFloat16 : torch::kFloat32;
+  auto model_or = MakeModel(*config, *device, dtype);
+  if (!model_or.ok()) return model_or.status();
+  std::shared_ptr<Model> model = *model_or;
+  {
+    auto checkpoint = hf::SafetensorsCheckpoint::Open(o.base_model);
+    if (!checkpoint.ok()) return checkpoint.status();
+    if (auto s = LoadWeights(*model, **checkpoint); !s.ok()) return s;
+  }
+  LoraOptions lora;
+  lora.r = o.lora_r;
+  lora.alpha = o.lora_alpha;
+  lora.dropout = o.lora_dropout;
+  lora.target_modules = o.lora_targets;
+  lora.seed = o.seed;
+  lora.base_model_name_or_path = o.base_model;
+  if (o.mode == "lora") {
+    if (auto s = AddLora(*model, lora); !s.ok()) return s;
+  }
+  model->train();
+  const auto named = NamedTrainableParameters(*model);
+  std::vector<torch::Tensor> params;
+  for (const auto& [name, p] : named) params.push_back(p);
+  if (auto s = (*dp)->Broadcast(params); !s.ok()) return s;
+
+  AdamWOptions adam{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
+  auto optimizer = MakeAdamW(named, adam);
+  if (!optimizer.ok()) return optimizer.status();
+  auto decay = ParseLrDecay(o.schedule);
+  if (!decay.ok()) return decay.status();
+  ScheduleOptions schedule{o.lr, *decay, o.warmup_steps, o.warmup_ratio, o.min_lr_ratio};
+  const int64_t batches_per_epoch = loader->batches_per_epoch();
+  const int64_t steps_per_epoch = std::max<int64_t>(1, batches_per_epoch / o.grad_accum);
+  const int64_t total_steps =
+      o.max_steps > 0 ? o.max_steps : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(o.epochs * steps_per_epoch)));
+  const bool all_tokens = o.mode == "pretrain";
+
+  RunFolder run{o.out, main};
+  TrainReport report;
+  int64_t start_step = 0;
+  if (o.resume) {
+    auto resumed = ResumeFromLatest(run, o, *model, **optimizer, *loader, lora);
+    if (!resumed.ok()) return resumed.status();
+    start_step = resumed->step;
+    report.metrics = std::move(resumed->metrics);
+  } else if (main) {
+    if (auto s = run.StartMetrics(); !s.ok()) return s;
+  }
+
+  const double flops_per_token = FlopsPerToken(*model, (*train_set)->seq_len());
+  for (int64_t step = start_step + 1; step <= total_steps; ++step) {
+    const auto started = Clock::now();
+    std::vector<shard::Batch> batches;
+    std::vector<BatchTensors> tensors;
+    int64_t local_loss_tokens = 0, local_tokens = 0;
+    for (int64_t k = 0; k < o.grad_accum; ++k) {
+      batches.push_back(loader->Next());
+      tensors.push_back(ToTensors(batches.back(), *device, all_tokens));
+      local_loss_tokens += LossTokens(tensors.back());
+      local_tokens += batches.back().tokens;
+    }
+    auto global_loss_tokens = (*dp)->AllReduceSum(local_loss_tokens);
+    auto global_tokens = (*dp)->AllReduceSum(local_tokens);
+    if (!global_loss_tokens.ok()) return global_loss_tokens.status();
+    if (!global_tokens.ok()) return global_tokens.status();
+    const double denominator = static_cast<double>(std::max<int64_t>(1, *global_loss_tokens));
+
+    (*optimizer)->zero_grad();
+    double local_sum = 0;
+    for (size_t k = 0; k < tensors.size(); ++k) {
+      const BatchTensors& t = tensors[k];
+      torch::Tensor hidden = Hidden(*model, t.ids, t.positions, batches[k].cu_seqlens, o.recompute);
+      MaskedLoss loss = MaskedLossSum(*model, hidden, t.targets, t.mask, o.loss_chunk);
+      const double value = loss.sum.item<double>();
+      if (!std::isfinite(value)) {
+        const auto& rows = batches[k].row_indices;
+        return absl::DataLossError(absl::StrFormat(
+            "step %d: the loss is %f on micro-batch %d (epoch %d, shard rows %s); nothing was saved for this step",
+            step, value, k, batches[k].epoch,
+            rows.empty() ? std::string("none") : absl::StrCat(rows.front(), "…", rows.back())));
+      }
+      local_sum += value;
+      (loss.sum / denominator).backward();
+    }
+    if (auto s = (*dp)->AllReduceGradients(params); !s.ok()) return s;
+    auto global_sum = (*dp)->AllReduceSum(local_sum);
+    if (!global_sum.ok()) return global_sum.status();
+    const double grad_norm = ClipGradNorm(params, o.max_grad_norm > 0 ? o.max_grad_norm : INFINITY);
+    if (!std::isfinite(grad_norm))
+      return absl::DataLossError(absl::StrFormat(
+          "step %d: the gradient norm is %f (epoch %d); nothing was saved for this step", step, grad_norm,
+          batches.front().epoch));
+    const double lr = LearningRate(schedule, step, total_steps);
+    SetLearningRate(**optimizer, lr);
+    (*optimizer)->step();
+
+    StepMetrics m;
+    m.step = step;
+    m.epoch = batches.back().epoch;
+    m.loss = *global_sum / denominator;
+    m.lr = lr;
+    m.grad_norm = grad_norm;
+    m.tokens = *global_tokens;
+    m.loss_tokens = *global_loss_tokens;
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    m.tokens_per_s = seconds > 0 ? static_cast<double>(m.tokens) / seconds : 0;
+    // MFU needs the accelerator's peak: DISTILL_PEAK_TFLOPS per device (e.g. 989 for an H100's dense bf16).
+    if (const char* peak = std::getenv("DISTILL_PEAK_TFLOPS"); peak && cuda)
+      m.mfu = m.tokens_per_s * flops_per_token / ((*dp)->world_size() * std::atof(peak) * 1e12);
+    m.memory_mb = PeakMemoryMb(*device);
+    const bool last = step == total_steps;
+    if (val_set && ((o.eval_every > 0 && step % o.eval_every == 0) || last)) {
+      model->eval();
+      auto val = Evaluate(*model, *val_set, o, **dp, *device, all_tokens);
+      model->train();
+      if (!val.ok()) return val.status();
+      m.val_loss = *val;
+      report.final_val_loss = *val;
+    }
+    report.metrics.push_back(m);
+    report.steps = step;
+    report.final_loss = m.loss;
+    if (main) {
+      if (auto s = run.AppendMetrics(m); !s.ok()) return s;
+    }
+    if (o.on_step) o.on_step(m, total_steps);
+    if (last || (o.save_every > 0 && step % o.save_every == 0)) {
+      auto saved = SaveCheckpoint(run, o, *model, **optimizer, *loader, lora, step, **dp);
+      if (!saved.ok()) return saved.status();
+      report.last_checkpoint = *saved;
+    }
+  }
+  if (report.last_checkpoint.empty()) report.last_checkpoint = LatestCheckpoint(o.out).value_or("");
+  return report;
+}
+
+}  // namespace distill::trainer

@@ -1,0 +1,225 @@
+#include "trainer/train_checkpoint.h"
+
+#include <torch/serialize.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "trainer/checkpoint_io.h"
+#include "trainer/hf/file_io.h"
+#include "trainer/optim.h"
+
+namespace distill::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr char kState[] = "trainer_state.json";
+
+absl::Status WriteText(const std::string& path, const std::string& text) {
+  return hf::internal::WriteFileAtomic(path, [&](const hf::internal::WriteAllFn& write) { return write(text); });
+}
+
+// checkpoint-<step> → step, or -1.
+int64_t StepOf(const fs::path& dir) {
+  const std::string name = dir.filename().string();
+  if (!name.starts_with("checkpoint-")) return -1;
+  const std::string digits = name.substr(11);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoll(digits);
+}
+
+std::vector<std::pair<int64_t, fs::path>> CompleteCheckpoints(const std::string& out) {
+  std::vector<std::pair<int64_t, fs::path>> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(out, ec)) {
+    const int64_t step = StepOf(entry.path());
+    if (step >= 0 && fs::exists(entry.path() / kState, ec)) found.emplace_back(step, entry.path());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+absl::StatusOr<json> ReadJson(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path.string(), ": cannot open"));
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": ", e.what()));
+  }
+}
+
+// The base model's tokenizer files, with the chat template the shards were built with in tokenizer_config.json
+// (a base's own template may differ, and export embeds whatever this folder says).
+absl::Status CopyTokenizerFiles(const std::string& base, const fs::path& dir, const std::string& chat_template) {
+  for (const char* name : {"tokenizer.json", "tokenizer.model", "special_tokens_map.json", "generation_config.json",
+                           "tokenizer_config.json"}) {
+    const fs::path from = fs::path(base) / name;
+    std::error_code ec;
+    if (!fs::exists(from, ec)) continue;
+    if (std::string(name) == "tokenizer_config.json" && !chat_template.empty()) {
+      auto config = ReadJson(from);
+      if (!config.ok()) return config.status();
+      (*config)["chat_template"] = chat_template;
+      if (auto s = WriteText((dir / name).string(), config->dump(2) + "\n"); !s.ok()) return s;
+      continue;
+    }
+    fs::copy_file(from, dir / name, fs::copy_options::overwrite_existing, ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot copy ", from.string(), ": ", ec.message()));
+  }
+  if (!chat_template.empty() && !fs::exists(fs::path(base) / "tokenizer_config.json")) {
+    json config = {{"chat_template", chat_template}};
+    if (auto s = WriteText((dir / "tokenizer_config.json").string(), config.dump(2) + "\n");
+        !s.ok())
+      return s;
+  }
+  return absl::OkStatus();
+}
+
+StepMetrics MetricsFromJson(const json& j) {
+  StepMetrics m;
+  m.step = j.value("step", int64_t{0});
+  m.epoch = j.value("epoch", int64_t{0});
+  m.loss = j.value("loss", 0.0);
+  m.lr = j.value("lr", 0.0);
+  m.grad_norm = j.value("grad_norm", 0.0);
+  m.tokens = j.value("tokens", int64_t{0});
+  m.loss_tokens = j.value("loss_tokens", int64_t{0});
+  m.tokens_per_s = j.value("tokens_per_s", 0.0);
+  m.mfu = j.value("mfu", 0.0);
+  m.memory_mb = j.value("memory_mb", 0.0);
+  if (j.contains("val_loss") && j["val_loss"].is_number()) m.val_loss = j["val_loss"].get<double>();
+  return m;
+}
+
+fs::path MetricsPath(const std::string& dir) { return fs::path(dir) / "metrics.jsonl"; }
+
+}  // namespace
+
+absl::Status RunFolder::StartMetrics() const {
+  if (!main) return absl::OkStatus();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::ofstream out(MetricsPath(dir), std::ios::trunc);
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", MetricsPath(dir).string()));
+  return absl::OkStatus();
+}
+
+absl::Status RunFolder::AppendMetrics(const StepMetrics& m) const {
+  if (!main) return absl::OkStatus();
+  std::ofstream out(MetricsPath(dir), std::ios::app);
+  out << m.ToJson().dump() << "\n";
+  out.flush();
+  if (!out) return absl::InternalError(absl::StrCat("cannot append to ", MetricsPath(dir).string()));
+  return absl::OkStatus();
+}
+
+std::optional<std::string> LatestCheckpoint(const std::string& out) {
+  auto found = CompleteCheckpoints(out);
+  if (found.empty()) return std::nullopt;
+  return found.back().second.string();
+}
+
+absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOptions& options, const Model& model,
+                                           const torch::optim::Optimizer& optimizer, const shard::Loader& loader,
+                                           const LoraOptions& lora, int64_t step, DataParallel& dp) {
+  const fs::path final_dir = fs::path(run.dir) / absl::StrCat("checkpoint-", step);
+  if (run.main) {
+    const fs::path temp = fs::path(run.dir) / absl::StrCat(".checkpoint-", step, ".tmp");
+    std::error_code ec;
+    fs::remove_all(temp, ec);
+    fs::create_directories(temp, ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot create ", temp.string(), ": ", ec.message()));
+    absl::Status s = options.mode == "lora" ? SaveLoraAdapter(model, lora, temp.string())
+                                            : SaveModel(model, temp.string());
+    if (s.ok()) s = CopyTokenizerFiles(options.base_model, temp, options.chat_template);
+    if (s.ok()) s = SaveOptimizerState(optimizer, step, (temp / "optimizer.pt").string());
+    if (s.ok()) {
+      try {
+        torch::save(at::detail::getDefaultCPUGenerator().get_state(), (temp / "rng.pt").string());
+      } catch (const c10::Error& e) {
+        s = absl::InternalError(absl::StrCat("cannot save the RNG state: ", e.what_without_backtrace()));
+      }
+    }
+    if (s.ok()) {
+      json state = {{"step", step},
+                    {"mode", options.mode},
+                    {"cursor", loader.CursorJson()},
+                    {"config", options.resolved_config}};
+      s = WriteText((temp / kState).string(), state.dump(2) + "\n");
+    }
+    if (!s.ok()) {
+      fs::remove_all(temp, ec);
+      return s;
+    }
+    fs::remove_all(final_dir, ec);  // a checkpoint of the same step from an earlier, abandoned run
+    fs::rename(temp, final_dir, ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot rename ", temp.string(), ": ", ec.message()));
+    auto found = CompleteCheckpoints(run.dir);
+    for (size_t i = 0; i + static_cast<size_t>(std::max<int64_t>(1, options.keep_last)) < found.size(); ++i)
+      fs::remove_all(found[i].second, ec);
+  }
+  if (auto s = dp.Barrier(); !s.ok()) return s;
+  return final_dir.string();
+}
+
+absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options, Model& model,
+                                         torch::optim::Optimizer& optimizer, shard::Loader& loader,
+                                         const LoraOptions& lora) {
+  auto latest = LatestCheckpoint(run.dir);
+  if (!latest) return absl::NotFoundError(absl::StrCat(run.dir, ": no complete checkpoint to resume from"));
+  const fs::path dir = *latest;
+  auto state = ReadJson(dir / kState);
+  if (!state.ok()) return state.status();
+  if (state->value("mode", "") != options.mode)
+    return absl::FailedPreconditionError(absl::StrCat(dir.string(), ": trained in mode ", state->value("mode", "?"),
+                                                      ", resumed as ", options.mode));
+  if (options.mode == "lora") {
+    auto loaded = LoadLoraAdapter(model, dir.string());
+    if (!loaded.ok()) return loaded.status();
+  } else {
+    auto checkpoint = hf::SafetensorsCheckpoint::Open(dir.string());
+    if (!checkpoint.ok()) return checkpoint.status();
+    if (auto s = LoadWeights(model, **checkpoint); !s.ok()) return s;
+  }
+  (void)lora;
+  auto step = LoadOptimizerState(optimizer, (dir / "optimizer.pt").string());
+  if (!step.ok()) return step.status();
+  try {
+    torch::Tensor rng;
+    torch::load(rng, (dir / "rng.pt").string());
+    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    generator.set_state(rng);
+  } catch (const c10::Error& e) {
+    return absl::DataLossError(absl::StrCat(dir.string(), "/rng.pt: ", e.what_without_backtrace()));
+  }
+  if (auto s = loader.Restore((*state)["cursor"]); !s.ok()) return s;
+
+  Resumed resumed;
+  resumed.step = state->value("step", int64_t{0});
+  std::ifstream in(MetricsPath(run.dir));
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      StepMetrics m = MetricsFromJson(json::parse(line));
+      if (m.step > resumed.step) break;
+      resumed.metrics.push_back(m);
+      kept += line + "\n";
+    } catch (const json::exception&) {
+      break;  // a line cut by the kill: everything from here is redone
+    }
+  }
+  if (run.main) {
+    if (auto s = WriteText(MetricsPath(run.dir).string(), kept); !s.ok()) return s;
+  }
+  return resumed;
+}
+
+}  // namespace distill::trainer

@@ -1,0 +1,49 @@
+// A training run's folder: metrics.jsonl (one line per optimizer step), and checkpoint-<step>/ folders written
+// as ".checkpoint-<step>.tmp" and renamed into place once complete (trainer_state.json inside marks a finished
+// one). A checkpoint holds the model in HF layout (or the LoRA adapter in PEFT's), the tokenizer files with the
+// training chat template, optimizer.pt, rng.pt and trainer_state.json (step, loader cursor, resolved config).
+#pragma once
+
+#include <torch/optim/optimizer.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "data/shard/loader.h"
+#include "trainer/distributed.h"
+#include "trainer/lora.h"
+#include "trainer/model.h"
+#include "trainer/train.h"
+
+namespace distill::trainer {
+
+// Where metrics and checkpoints go; only the main rank writes.
+struct RunFolder {
+  std::string dir;
+  bool main = true;
+  absl::Status StartMetrics() const;                   // truncates metrics.jsonl
+  absl::Status AppendMetrics(const StepMetrics& m) const;  // one flushed line
+};
+
+// The latest complete checkpoint folder in `out`, if any.
+std::optional<std::string> LatestCheckpoint(const std::string& out);
+
+// Writes checkpoint-<step> (all ranks call it; rank 0 writes, the others wait at a barrier) and removes all but
+// the last options.keep_last. Returns the folder.
+absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOptions& options, const Model& model,
+                                           const torch::optim::Optimizer& optimizer, const shard::Loader& loader,
+                                           const LoraOptions& lora, int64_t step, DataParallel& dp);
+
+struct Resumed {
+  int64_t step = 0;
+  std::vector<StepMetrics> metrics;  // of steps 1..step, as logged
+};
+// Restores weights (or adapters), optimizer, RNG and loader cursor from the latest complete checkpoint and cuts
+// metrics.jsonl back to its step (a killed run may have logged steps after it). NotFound when there is none.
+absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options, Model& model,
+                                         torch::optim::Optimizer& optimizer, shard::Loader& loader,
+                                         const LoraOptions& lora);
+
+}  // namespace distill::trainer
