@@ -5,8 +5,10 @@
 #include "trainer/train.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <sys/resource.h>
 #include <torch/cuda.h>
+#include <torch/version.h>
 
 #include <chrono>
 #include <cmath>
@@ -54,6 +56,36 @@ double PeakMemoryMb(torch::Device device) {
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
+
+// bf16 autocast on CUDA for this thread while alive: matmuls run in bf16, weights and optimizer state stay fp32
+// (the master copy), as torch.autocast does.
+class CudaAutocast {
+ public:
+  explicit CudaAutocast(bool on) : on_(on) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+#else
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+#endif
+  }
+  ~CudaAutocast() {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+    at::autocast::clear_cache();
+  }
+  CudaAutocast(const CudaAutocast&) = delete;
+  CudaAutocast& operator=(const CudaAutocast&) = delete;
+
+ private:
+  bool on_;
+};
 
 // A batch's buffers as tensors on `device`.
 struct BatchTensors {
@@ -238,6 +270,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     (*optimizer)->zero_grad();
     double local_sum = 0;
     for (size_t k = 0; k < tensors.size(); ++k) {
+      CudaAutocast autocast(cuda && o.dtype != "float32");
       const BatchTensors& t = tensors[k];
       torch::Tensor hidden = Hidden(*model, t.ids, t.positions, batches[k].cu_seqlens, o.recompute);
       MaskedLoss loss = MaskedLossSum(*model, hidden, t.targets, t.mask, o.loss_chunk);
@@ -281,6 +314,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     const bool last = step == total_steps;
     if (val_set && ((o.eval_every > 0 && step % o.eval_every == 0) || last)) {
       model->eval();
+      CudaAutocast autocast(cuda && o.dtype != "float32");
       auto val = Evaluate(*model, *val_set, o, **dp, *device, all_tokens);
       model->train();
       if (!val.ok()) return val.status();
