@@ -1,5 +1,7 @@
 // distill export MODEL_DIR -o model.gguf --type q4_k_m: an HF model folder (a trained checkpoint or any Llama /
 // Qwen2 / Qwen3 model) to a GGUF that llama.cpp, Ollama and LM Studio run, optionally with an Ollama Modelfile.
+// A LoRA checkpoint (PEFT adapter folder) is merged into its base model (--base, or the adapter's
+// base_model_name_or_path) while the GGUF is written.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -20,6 +22,9 @@ int RunExport(const gguf::ExportOptions& options, bool quiet) {
     return 1;
   }
   if (quiet) return 0;
+  if (!report->base_model.empty())
+    std::printf("merged %lld LoRA adapters into base model %s\n", static_cast<long long>(report->merged_adapters),
+                report->base_model.c_str());
   std::printf("architecture %s, pre-tokenizer %s, end of turn %s (eos id %u)\n", report->architecture.c_str(),
               report->pre_tokenizer.c_str(), report->end_of_turn.c_str(), report->eos_id);
   std::map<std::string, int> by_type;
@@ -39,8 +44,13 @@ int RunExport(const gguf::ExportOptions& options, bool quiet) {
 VerbRun Setup(CLI::App& cmd) {
   auto options = std::make_shared<gguf::ExportOptions>();
   auto quiet = std::make_shared<bool>(false);
-  cmd.add_option("model", options->model, "HF model folder (config.json, *.safetensors, tokenizer files)")->required();
+  cmd.add_option("model", options->model,
+                 "HF model folder (config.json, *.safetensors, tokenizer files), or a LoRA adapter folder")
+      ->required();
   cmd.add_option("-o,--out", options->out, "output .gguf path")->required();
+  cmd.add_option("--base", options->base_model,
+                 "for a LoRA adapter folder: the base model folder (default: adapter_config.json's "
+                 "base_model_name_or_path)");
   cmd.add_option("-t,--type", options->type,
                  "f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q4_k_m or q5_k_m (default f16)");
   cmd.add_option("--template", options->template_override,

@@ -5,12 +5,16 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <numbers>
 #include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
 #include "tools/gguf/gguf_file.h"
 #include "tools/gguf/modelfile.h"
 #include "tools/gguf/vocab.h"
@@ -94,14 +98,41 @@ hf::TensorView RowSlice(const hf::TensorView& view, int64_t first_row, int64_t r
   return slice;
 }
 
-// Converts `view` (rows × row_elems) to `type` into `out`, a block of rows at a time. With `head_dim` > 0 the
-// rows of each head are reordered from HF's rotate-half layout to llama.cpp's adjacent pairs (the `llama` q/k
-// permutation: new row 2j+p of a head is old row p·hd/2 + j).
+// A LoRA pair to merge into a base weight W [out, in]: A [r, in], B [out, r], W' = W + scaling · B·A.
+struct LoraDelta {
+  const hf::TensorView* a = nullptr;
+  const hf::TensorView* b = nullptr;
+  int64_t r = 0;
+  float scaling = 0;
+};
+
+// Adds scaling · B[first .. first+n) · A to `values` (n rows of A's width), in fp32: each row's B·A is summed
+// over k = 0 … r−1, then scaled and added to W, the order of operations of torch's (B @ A) * scaling + W.
+void AddLoraRows(const LoraDelta& lora, const std::vector<float>& a, int64_t first, int64_t n, int64_t row_elems,
+                 std::vector<float>& values) {
+  const std::vector<float> b = hf::ToFloat32(RowSlice(*lora.b, first, n, lora.r));
+  std::vector<float> delta(static_cast<size_t>(row_elems));
+  for (int64_t i = 0; i < n; ++i) {
+    std::fill(delta.begin(), delta.end(), 0.0f);
+    for (int64_t k = 0; k < lora.r; ++k) {
+      const float coef = b[static_cast<size_t>(i * lora.r + k)];
+      const float* a_row = &a[static_cast<size_t>(k * row_elems)];
+      for (int64_t j = 0; j < row_elems; ++j) delta[static_cast<size_t>(j)] += coef * a_row[j];
+    }
+    float* w = &values[static_cast<size_t>(i * row_elems)];
+    for (int64_t j = 0; j < row_elems; ++j) w[j] += delta[static_cast<size_t>(j)] * lora.scaling;
+  }
+}
+
+// Converts `view` (rows × row_elems) to `type` into `out`, a block of rows at a time, first merging `lora` into
+// the rows when given. With `head_dim` > 0 the rows of each head are reordered from HF's rotate-half layout to
+// llama.cpp's adjacent pairs (the `llama` q/k permutation: new row 2j+p of a head is old row p·hd/2 + j).
 absl::Status ConvertRows(const hf::TensorView& view, int64_t rows, int64_t row_elems, GgmlType type, int64_t head_dim,
-                         std::span<std::byte> out, int threads) {
+                         std::span<std::byte> out, int threads, const LoraDelta* lora = nullptr) {
   auto row_bytes = RowBytes(type, row_elems);
   if (!row_bytes.ok()) return row_bytes.status();
-  const bool same_dtype = head_dim == 0 && ((type == GgmlType::kF32 && view.dtype == hf::DType::kF32) ||
+  const bool same_dtype = head_dim == 0 && lora == nullptr &&
+                          ((type == GgmlType::kF32 && view.dtype == hf::DType::kF32) ||
                                             (type == GgmlType::kF16 && view.dtype == hf::DType::kF16) ||
                                             (type == GgmlType::kBF16 && view.dtype == hf::DType::kBF16));
   if (same_dtype) {  // bit-exact either way; skip the round trip through fp32
@@ -110,9 +141,11 @@ absl::Status ConvertRows(const hf::TensorView& view, int64_t rows, int64_t row_e
   }
   const int64_t block = head_dim > 0 ? std::max<int64_t>(head_dim, kRowsPerBlock / head_dim * head_dim) : kRowsPerBlock;
   std::vector<float> permuted;
+  const std::vector<float> lora_a = lora != nullptr ? hf::ToFloat32(*lora->a) : std::vector<float>();
   for (int64_t first = 0; first < rows; first += block) {
     const int64_t n = std::min(block, rows - first);
     std::vector<float> values = hf::ToFloat32(RowSlice(view, first, n, row_elems));
+    if (lora != nullptr) AddLoraRows(*lora, lora_a, first, n, row_elems, values);
     if (head_dim > 0) {
       permuted.resize(values.size());
       const int64_t half = head_dim / 2;
@@ -134,6 +167,126 @@ absl::Status ConvertRows(const hf::TensorView& view, int64_t rows, int64_t row_e
     }
   }
   return absl::OkStatus();
+}
+
+
+constexpr char kAdapterConfig[] = "adapter_config.json";
+constexpr char kAdapterWeights[] = "adapter_model.safetensors";
+constexpr char kPeftPrefix[] = "base_model.model.";
+
+// A PEFT LoRA adapter folder opened for merging: its weights stay mapped while the GGUF is written.
+struct Adapter {
+  std::string base;  // the base model folder
+  std::unique_ptr<hf::SafetensorsFile> file;
+  std::map<std::string, LoraDelta> by_weight;  // base weight's HF name → its A/B pair
+};
+
+bool IsAdapterFolder(const std::string& folder) {
+  std::error_code ec;
+  return fs::is_regular_file(fs::path(folder) / kAdapterConfig, ec);
+}
+
+bool HasTokenizer(const std::string& folder) {
+  std::error_code ec;
+  return fs::is_regular_file(fs::path(folder) / "tokenizer.json", ec) ||
+         fs::is_regular_file(fs::path(folder) / "tokenizer.model", ec);
+}
+
+// adapter_config.json → (r, scaling, base), refusing what a plain W + scaling·B·A merge would get wrong.
+absl::Status ParseAdapterConfig(const std::string& path, const std::string& base_override, int64_t* r,
+                                double* scaling, std::string* base) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat(path, ": not a JSON object"));
+  auto bad = [&](const std::string& what) { return absl::InvalidArgumentError(absl::StrCat(path, ": ", what)); };
+  auto unsupported = [&](const std::string& what) {
+    return absl::UnimplementedError(
+        absl::StrCat(path, ": ", what, " is not supported by distill export (only plain LoRA adapters merge)"));
+  };
+  auto flag = [&](const char* key) { return j.contains(key) && j[key].is_boolean() && j[key].get<bool>(); };
+  auto set = [&](const char* key) {  // present with a value other than null, [] or {}
+    return j.contains(key) && !j[key].is_null() && !((j[key].is_array() || j[key].is_object()) && j[key].empty());
+  };
+  if (!j.contains("peft_type") || !j["peft_type"].is_string() || j["peft_type"].get<std::string>() != "LORA")
+    return unsupported("a peft_type other than \"LORA\"");
+  if (flag("use_dora")) return unsupported("DoRA (use_dora)");
+  if (j.contains("bias") && !(j["bias"].is_string() && j["bias"].get<std::string>() == "none"))
+    return unsupported(absl::StrCat("bias ", j["bias"].dump(), " (trained biases; only \"none\")"));
+  if (flag("fan_in_fan_out")) return unsupported("fan_in_fan_out");
+  if (set("modules_to_save")) return unsupported("modules_to_save (fully trained modules beside the adapters)");
+  for (const char* key : {"rank_pattern", "alpha_pattern"}) {
+    if (set(key)) return unsupported(absl::StrCat(key, " (per-module rank or alpha)"));
+  }
+  if (set("layer_replication")) return unsupported("layer_replication");
+  if (!j.contains("r") || !j["r"].is_number_integer() || j["r"].get<int64_t>() < 1)
+    return bad("r must be a positive integer");
+  *r = j["r"].get<int64_t>();
+  if (!j.contains("lora_alpha") || !j["lora_alpha"].is_number() || !(j["lora_alpha"].get<double>() > 0))
+    return bad("lora_alpha must be a positive number");
+  const double alpha = j["lora_alpha"].get<double>();
+  *scaling = flag("use_rslora") ? alpha / std::sqrt(static_cast<double>(*r)) : alpha / static_cast<double>(*r);
+  *base = base_override;
+  if (base->empty() && j.contains("base_model_name_or_path") && j["base_model_name_or_path"].is_string())
+    *base = j["base_model_name_or_path"].get<std::string>();
+  if (base->empty())
+    return bad("no base_model_name_or_path; name the base model folder with --base");
+  std::error_code ec;
+  if (!fs::is_directory(*base, ec) || !fs::is_regular_file(fs::path(*base) / "config.json", ec))
+    return absl::NotFoundError(absl::StrCat(
+        "base model folder ", *base, base_override.empty() ? " (base_model_name_or_path of " + path + ")" : "",
+        " not found or without config.json; name the base model folder with --base"));
+  return absl::OkStatus();
+}
+
+// Opens the adapter at `folder` and pairs its tensors by the base weight they adapt.
+absl::StatusOr<Adapter> OpenAdapter(const std::string& folder, const std::string& base_override) {
+  Adapter adapter;
+  int64_t r = 0;
+  double scaling = 0;
+  if (auto s = ParseAdapterConfig((fs::path(folder) / kAdapterConfig).string(), base_override, &r, &scaling,
+                                  &adapter.base);
+      !s.ok())
+    return s;
+  const fs::path weights = fs::path(folder) / kAdapterWeights;
+  std::error_code ec;
+  if (!fs::is_regular_file(weights, ec)) {
+    if (fs::exists(fs::path(folder) / "adapter_model.bin", ec))
+      return absl::UnimplementedError(absl::StrCat(folder, ": adapter_model.bin (pickle) is not read; save the adapter "
+                                                           "with safetensors (PEFT's default)"));
+    return absl::NotFoundError(absl::StrCat(weights.string(), ": not found"));
+  }
+  auto file = hf::SafetensorsFile::Open(weights.string());
+  if (!file.ok()) return file.status();
+  adapter.file = std::move(*file);
+  static const std::regex kKey(R"(base_model\.model\.(.+)\.lora_([AB])\.weight)");
+  std::vector<std::string> problems;
+  for (const hf::TensorView& t : adapter.file->tensors()) {
+    std::smatch m;
+    if (!std::regex_match(t.name, m, kKey)) {
+      problems.push_back(absl::StrCat("unexpected tensor ", t.name, " (only ", kPeftPrefix,
+                                      "<module>.lora_A/lora_B.weight of Linear layers merge)"));
+      continue;
+    }
+    LoraDelta& d = adapter.by_weight[m[1].str() + ".weight"];
+    d.r = r;
+    d.scaling = static_cast<float>(scaling);
+    (m[2].str() == "A" ? d.a : d.b) = &t;
+  }
+  for (const auto& [weight, d] : adapter.by_weight) {
+    const std::string module = weight.substr(0, weight.size() - 7);
+    if (d.a == nullptr || d.b == nullptr) {
+      problems.push_back(absl::StrCat(module, " has lora_", d.a == nullptr ? "B" : "A", " without lora_",
+                                      d.a == nullptr ? "A" : "B"));
+    } else if (d.a->shape.size() != 2 || d.b->shape.size() != 2 || d.a->shape[0] != r || d.b->shape[1] != r) {
+      problems.push_back(absl::StrCat(module, ": lora_A [", absl::StrJoin(d.a->shape, ", "), "] and lora_B [",
+                                      absl::StrJoin(d.b->shape, ", "), "] do not have rank r = ", r));
+    }
+  }
+  if (adapter.by_weight.empty()) problems.push_back("no LoRA tensors");
+  if (!problems.empty())
+    return absl::InvalidArgumentError(absl::StrCat(weights.string(), ": ", absl::StrJoin(problems, "; ")));
+  return adapter;
 }
 
 }  // namespace
@@ -189,20 +342,36 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   auto plan = ParseFileType(options.type);
   if (!plan.ok()) return plan.status();
-  auto config = hf::LoadModelConfig(options.model);
+  // An adapter folder: weights and config.json from the base, tokenizer (with the training template) from the
+  // adapter folder when the trainer copied it there.
+  std::optional<Adapter> adapter;
+  std::string weights_dir = options.model;
+  std::string tokenizer_dir = options.model;
+  if (IsAdapterFolder(options.model)) {
+    auto opened = OpenAdapter(options.model, options.base_model);
+    if (!opened.ok()) return opened.status();
+    adapter = std::move(*opened);
+    weights_dir = adapter->base;
+    if (!HasTokenizer(options.model)) tokenizer_dir = adapter->base;
+  } else if (!options.base_model.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(options.model, ": a base model was given but the folder holds no ",
+                                                   kAdapterConfig, " (not a LoRA adapter)"));
+  }
+  auto config = hf::LoadModelConfig(weights_dir);
   if (!config.ok()) return config.status();
   const hf::ModelConfig& c = *config;
-  auto checkpoint = hf::SafetensorsCheckpoint::Open(options.model);
+  auto checkpoint = hf::SafetensorsCheckpoint::Open(weights_dir);
   if (!checkpoint.ok()) return checkpoint.status();
   tok::ModelFolderOptions folder_options;
   folder_options.template_override = options.template_override;
-  auto tokenization = tok::LoadModelTokenization(options.model, folder_options);
+  auto tokenization = tok::LoadModelTokenization(tokenizer_dir, folder_options);
   if (!tokenization.ok()) return tokenization.status();
   auto vocab = ReadGgufVocab(*tokenization, c.vocab_size, c.bos_token_id);
   if (!vocab.ok()) return vocab.status();
 
   const std::string& arch = c.model_type;
   ExportReport report;
+  if (adapter) report.base_model = adapter->base;
   report.architecture = arch;
   report.pre_tokenizer = vocab->pre;
   report.end_of_turn = vocab->end_of_turn;
@@ -258,7 +427,7 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
     if (c.tie_word_embeddings && t->name == "lm_head.weight") continue;  // llama.cpp reuses token_embd
     const std::string g = GgufName(t->name);
     if (g.empty())
-      return absl::InvalidArgumentError(absl::StrCat(options.model, ": tensor ", t->name, " has no GGUF name for ",
+      return absl::InvalidArgumentError(absl::StrCat(weights_dir, ": tensor ", t->name, " has no GGUF name for ",
                                                      arch, " (unexpected in a ", arch, " checkpoint)"));
     by_gguf[g] = t;
   }
@@ -273,15 +442,38 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
   // Shapes the tokenizer metadata and llama.cpp's loader rely on.
   auto embd = by_gguf.find("token_embd.weight");
   if (embd == by_gguf.end())
-    return absl::InvalidArgumentError(absl::StrCat(options.model, ": no model.embed_tokens.weight in the checkpoint"));
+    return absl::InvalidArgumentError(absl::StrCat(weights_dir, ": no model.embed_tokens.weight in the checkpoint"));
   for (const char* g : {"token_embd.weight", "output.weight"}) {
     auto it = by_gguf.find(g);
     if (it == by_gguf.end()) continue;
     const hf::TensorView& t = *it->second;
     if (t.shape.size() != 2 || t.shape[0] != c.vocab_size || t.shape[1] != c.hidden_size)
       return absl::InvalidArgumentError(absl::StrCat(
-          options.model, ": tensor ", t.name, " has shape [", absl::StrJoin(t.shape, ", "), "]; config.json says [",
+          weights_dir, ": tensor ", t.name, " has shape [", absl::StrJoin(t.shape, ", "), "]; config.json says [",
           c.vocab_size, ", ", c.hidden_size, "] (vocab_size, hidden_size)"));
+  }
+  // Every adapter must land on an exported 2-D weight of matching shape.
+  if (adapter) {
+    std::map<std::string, const hf::TensorView*> exported;
+    for (const auto& [g, t] : by_gguf) exported[t->name] = t;
+    std::vector<std::string> problems;
+    for (const auto& [weight, d] : adapter->by_weight) {
+      auto it = exported.find(weight);
+      if (it == exported.end()) {
+        problems.push_back(c.tie_word_embeddings && weight == "lm_head.weight"
+                               ? std::string("lm_head.weight is tied to the embeddings (an adapter on it cannot merge)")
+                               : absl::StrCat("no base weight ", weight));
+        continue;
+      }
+      const hf::TensorView& w = *it->second;
+      if (w.shape.size() != 2 || w.shape[0] != d.b->shape[0] || w.shape[1] != d.a->shape[1])
+        problems.push_back(absl::StrCat(weight, " [", absl::StrJoin(w.shape, ", "), "] does not fit lora_B [",
+                                        absl::StrJoin(d.b->shape, ", "), "] · lora_A [",
+                                        absl::StrJoin(d.a->shape, ", "), "]"));
+    }
+    if (!problems.empty())
+      return absl::InvalidArgumentError(absl::StrCat(options.model, ": the adapter does not fit the base model ",
+                                                     adapter->base, ": ", absl::StrJoin(problems, "; ")));
   }
   std::vector<std::string> names;
   for (const auto& [g, t] : by_gguf) names.push_back(g);
@@ -309,12 +501,21 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
       head_dim = c.head_dim;
     // Biases are 1-D: permute them as a column of single-element rows.
     const bool is_bias = ne.size() == 1;
-    report.tensors.push_back({g, t->name, ne, type});
+    const LoraDelta* lora = nullptr;
+    if (adapter) {
+      if (auto it = adapter->by_weight.find(t->name); it != adapter->by_weight.end()) lora = &it->second;
+    }
+    report.tensors.push_back({g, t->name, ne, type, lora != nullptr});
     report.source_bytes += t->data.size();
+    if (lora != nullptr) {
+      report.source_bytes += lora->a->data.size() + lora->b->data.size();
+      ++report.merged_adapters;
+    }
     TensorSpec spec{g, ne, type};
-    auto fill = [t, type, rows, row_elems, head_dim, is_bias, threads, g](std::span<std::byte> out) -> absl::Status {
+    auto fill = [t, type, rows, row_elems, head_dim, is_bias, threads, g,
+                 lora](std::span<std::byte> out) -> absl::Status {
       absl::Status s = is_bias ? ConvertRows(*t, row_elems, 1, type, head_dim, out, threads)
-                               : ConvertRows(*t, rows, row_elems, type, head_dim, out, threads);
+                               : ConvertRows(*t, rows, row_elems, type, head_dim, out, threads, lora);
       if (!s.ok()) return absl::Status(s.code(), absl::StrCat("tensor ", g, " (", t->name, "): ", s.message()));
       return absl::OkStatus();
     };

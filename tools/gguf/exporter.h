@@ -24,7 +24,11 @@ struct FileTypePlan {
 absl::StatusOr<FileTypePlan> ParseFileType(const std::string& name);
 
 struct ExportOptions {
-  std::string model;              // HF folder: config.json, model*.safetensors, tokenizer.json + config
+  // HF folder: config.json, model*.safetensors, tokenizer.json + config; or a PEFT LoRA adapter folder
+  // (adapter_config.json + adapter_model.safetensors, as `distill train train.mode=lora` writes), whose
+  // adapters are merged into the base model's weights while the file is written.
+  std::string model;
+  std::string base_model;         // the adapter's base model folder (default: its base_model_name_or_path)
   std::string out;                // .gguf path
   std::string type = "f16";
   std::string template_override;  // the template the student was trained with, when not the folder's
@@ -38,6 +42,7 @@ struct ExportedTensor {
   std::string source;         // HF name ("" for generated ones such as rope_freqs)
   std::vector<int64_t> ne;
   GgmlType type;
+  bool merged = false;  // a LoRA adapter was merged into it
 };
 
 struct ExportReport {
@@ -50,9 +55,18 @@ struct ExportReport {
   uint64_t file_bytes = 0;
   double seconds = 0;
   std::string modelfile_path;  // when written
+  std::string base_model;      // for an adapter folder: the base folder its adapters were merged into
+  int64_t merged_adapters = 0;  // LoRA A/B pairs merged
 };
 
 // Exports; errors name the file and tensor at fault. The GGUF is written temp-then-rename.
+// For an adapter folder: every "base_model.model.<module>.lora_A.weight" [r, in] / ".lora_B.weight" [out, r] pair
+// is merged as W' = W + scaling · B·A in fp32 (scaling = lora_alpha / r, or lora_alpha / √r with use_rslora),
+// a block of rows at a time inside the tensor's conversion; config.json and weights come from the base, the
+// tokenizer files (and chat template) from the adapter folder when it has them, else from the base.
+// Unimplemented for PEFT features that are not a plain LoRA merge (DoRA, bias other than "none",
+// fan_in_fan_out, modules_to_save, rank_pattern / alpha_pattern); InvalidArgument for adapter tensors that do
+// not fit the base.
 absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options);
 
 // The type llama.cpp would give one tensor (its GGUF name, ne) of a model with `layers` layers under `plan`.

