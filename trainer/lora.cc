@@ -365,9 +365,14 @@ absl::Status MergeLoraFolder(const std::string& base_folder, const std::string& 
                                             "generation_config.json",
                                             "chat_template.jinja",
                                             "chat_template.json"};
+  // The trainer saves the tokenizer files, with the training chat template, beside the adapter: prefer those.
+  std::error_code ec;
+  const bool adapter_has_tokenizer =
+      std::filesystem::is_regular_file(std::filesystem::path(adapter_folder) / "tokenizer.json", ec) ||
+      std::filesystem::is_regular_file(std::filesystem::path(adapter_folder) / "tokenizer.model", ec);
+  const std::string& source = adapter_has_tokenizer ? adapter_folder : base_folder;
   for (const char* name : kCopied) {
-    const std::filesystem::path from = std::filesystem::path(base_folder) / name;
-    std::error_code ec;
+    const std::filesystem::path from = std::filesystem::path(source) / name;
     if (!std::filesystem::is_regular_file(from, ec)) continue;
     absl::StatusOr<std::string> text = ReadText(from.string());
     if (!text.ok()) return text.status();

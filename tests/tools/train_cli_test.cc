@@ -211,6 +211,17 @@ TEST_F(TrainCli, RefusesShardsOfAnotherTokenizer) {
   ExpectNoStep(out);
 }
 
+// Property: a chat template other than the one the shards were built with (Qwen3's own) is refused, naming
+// template_fingerprint and train.template, before any step: the loss mask and the exported template depend on it.
+TEST_F(TrainCli, RefusesAnotherChatTemplate) {
+  const fs::path out = *root_ / "run-template";
+  const DistillResult r = RunDistill(Train(Base(), out, "train.max_steps=1 train.template=chatml"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("template_fingerprint"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("train.template"), std::string::npos) << r.out;
+  ExpectNoStep(out);
+}
+
 // Property: a base folder that does not exist is refused, naming it, before any step.
 TEST_F(TrainCli, RefusesMissingBaseFolder) {
   const fs::path missing = *root_ / "no-such-base";

@@ -14,6 +14,7 @@
 #include "data/build/fingerprint.h"
 #include "nlohmann/json.hpp"
 #include "tokenizers/model_folder.h"
+#include "tokenizers/training_view.h"
 #include "tools/cli/progress_line.h"
 #include "tools/cli/verbs.h"
 #include "tools/config/config.h"
@@ -103,6 +104,18 @@ absl::Status CheckShardsMatchModel(const std::string& shards, const std::string&
     return absl::FailedPreconditionError(absl::StrCat(
         manifest_path.string(), ": tokenizer_fingerprint ", want, " differs from the base model's (", model_dir,
         ": ", have, "); rebuild the shards with this model"));
+  // The template decides where the loss mask falls and what export embeds: it must be the one the shards used.
+  const std::string want_template = manifest.value("template_fingerprint", "");
+  if (model->chat_template && !want_template.empty()) {
+    auto prepared = tok::PrepareTrainingTemplate(*model);
+    if (!prepared.ok()) return prepared.status();
+    const std::string have_template = build::TemplateFingerprint(*model, prepared->end_of_turn);
+    if (have_template != want_template)
+      return absl::FailedPreconditionError(absl::StrCat(
+          manifest_path.string(), ": template_fingerprint ", want_template, " differs from ", model->template_name,
+          " (", have_template, "); set train.template to the template the shards were built with (",
+          manifest.contains("tokenizer") ? manifest["tokenizer"].value("template", "?") : std::string("?"), ")"));
+  }
   if (model->chat_template) *chat_template = model->chat_template->source();
   return absl::OkStatus();
 }
