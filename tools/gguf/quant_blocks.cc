@@ -276,7 +276,7 @@ float SignedAbsMax(const float* x) {
 inline float RoundHalfAway(float v) {
   const float a = std::fabs(v);
   float t = static_cast<float>(static_cast<int32_t>(a));
-  if (a - t >= 0.5f) t += 1.0f;
+  t += (a - t >= 0.5f) ? 1.0f : 0.0f;  // a select, not a branch, so the block loop vectorizes
   return std::copysign(t, v);
 }
 
@@ -290,7 +290,9 @@ void QuantizeRowQ8_0(const float* x, std::byte* out, int64_t n) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     BlockQ8_0 b;
     b.d = Fp32ToFp16(d);
-    for (int j = 0; j < kQK; ++j) b.qs[j] = static_cast<int8_t>(RoundHalfAway(x[j] * id));  // |x·id| ≤ 127
+    int32_t q[kQK];
+    for (int j = 0; j < kQK; ++j) q[j] = static_cast<int32_t>(RoundHalfAway(x[j] * id));  // |x·id| ≤ 127
+    for (int j = 0; j < kQK; ++j) b.qs[j] = static_cast<int8_t>(q[j]);
     Store(b, out, i);
   }
 }
