@@ -5,10 +5,8 @@
 #include "trainer/train.h"
 
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 #include <sys/resource.h>
 #include <torch/cuda.h>
-#include <torch/version.h>
 
 #include <chrono>
 #include <cmath>
@@ -18,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "data/shard/loader.h"
+#include "trainer/autocast.h"
 #include "trainer/checkpoint_io.h"
 #include "trainer/distributed.h"
 #include "trainer/lora.h"
@@ -56,36 +55,6 @@ double PeakMemoryMb(torch::Device device) {
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
-
-// bf16 autocast on CUDA for this thread while alive: matmuls run in bf16, weights and optimizer state stay fp32
-// (the master copy), as torch.autocast does.
-class CudaAutocast {
- public:
-  explicit CudaAutocast(bool on) : on_(on) {
-    if (!on_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-#else
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-#endif
-  }
-  ~CudaAutocast() {
-    if (!on_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-    at::autocast::set_enabled(false);
-#endif
-    at::autocast::clear_cache();
-  }
-  CudaAutocast(const CudaAutocast&) = delete;
-  CudaAutocast& operator=(const CudaAutocast&) = delete;
-
- private:
-  bool on_;
-};
 
 // A batch's buffers as tensors on `device`.
 struct BatchTensors {

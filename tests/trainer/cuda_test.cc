@@ -1,11 +1,12 @@
 // The GPU path: the same model code on CUDA agrees with CPU. Runs only where LibTorch sees a CUDA device (CI has
 // none: every test here skips there).
-#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
-#include <torch/version.h>
+
+#include <optional>
 
 #include "tests/trainer/test_models.h"
+#include "trainer/autocast.h"
 #include "trainer/loss.h"
 #include "trainer/model.h"
 
@@ -31,26 +32,12 @@ Result ForwardBackward(const hf::ModelConfig& config, torch::Device device, bool
   std::vector<int32_t> cu = {0, 40, 96, 136, 192};
   auto targets = torch::roll(ids, -1, 1);
   auto mask = (torch::rand({rows, T}) > 0.3).to(torch::kInt64).to(device);
-  if (bf16_autocast) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-#else
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-#endif
-  }
+  std::optional<CudaAutocast> autocast;
+  if (bf16_autocast) autocast.emplace(true);
   torch::Tensor hidden = Hidden(*model, ids, positions, cu, /*recompute=*/true);
   MaskedLoss loss = MaskedLossSum(*model, hidden, targets, mask, 64);
   (loss.sum / static_cast<double>(loss.tokens)).backward();
-  if (bf16_autocast) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-    at::autocast::set_enabled(false);
-#endif
-    at::autocast::clear_cache();
-  }
+  autocast.reset();
   Result r;
   r.loss = loss.sum.item<double>() / static_cast<double>(loss.tokens);
   for (const auto& p : model->parameters()) r.grads.push_back(p.grad().to(torch::kCPU, torch::kFloat));
