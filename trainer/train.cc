@@ -49,8 +49,8 @@ absl::StatusOr<torch::Device> ResolveDevice(const std::string& name, int local_r
   return absl::InvalidArgumentError("train.device: expected auto, cpu, cuda or cuda:N, got \"" + name + "\"");
 }
 
-double PeakMemoryMb(torch::Device device) {
-  (void)device;  // CUDA peak memory needs c10::cuda headers that CPU builds lack; RSS is reported everywhere
+// Peak RSS of this process; on CUDA, device memory is not included yet.
+double PeakRssMb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
@@ -279,7 +279,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     // MFU needs the accelerator's peak: DISTILL_PEAK_TFLOPS per device (e.g. 989 for an H100's dense bf16).
     if (const char* peak = std::getenv("DISTILL_PEAK_TFLOPS"); peak && cuda)
       m.mfu = m.tokens_per_s * flops_per_token / ((*dp)->world_size() * std::atof(peak) * 1e12);
-    m.memory_mb = PeakMemoryMb(*device);
+    m.memory_mb = PeakRssMb();
     const bool last = step == total_steps;
     if (val_set && ((o.eval_every > 0 && step % o.eval_every == 0) || last)) {
       model->eval();

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "tools/cli/verbs.h"
@@ -26,6 +27,18 @@ std::filesystem::path BenchSourceRoot();
 long ProcStatusKb(const char* field, const std::string& pid = "self");
 // Resets this process's VmHWM to its current RSS (Linux >= 4.0); false when not possible.
 bool ResetPeakRss();
+
+// One measured child process: wall and CPU seconds, peak RSS both as polled VmHWM and as wait4's ru_maxrss.
+struct ChildRun {
+  bool ok = false;
+  double wall_s = 0, cpu_s = 0;
+  long hwm_kb = 0;     // highest VmHWM seen while polling
+  long maxrss_kb = 0;  // wait4 ru_maxrss
+  std::string error;   // set when !ok
+};
+// Runs `args` (args[0] a path) with stdout to `stdout_path` when not empty. Our own RSS high-water mark is reset
+// first, since the child's ru_maxrss starts from this process's RSS at exec.
+ChildRun RunMeasuredChild(const std::vector<std::string>& args, const std::string& stdout_path = "");
 
 }  // namespace distill::cli
 

@@ -248,49 +248,6 @@ uint64_t WriteTraces(const std::string& path, uint64_t target_bytes, uint64_t se
 // ---------------------------------------------------------------------------------------------------------------
 // The builder as a child process.
 
-struct ChildRun {
-  bool ok = false;
-  double wall_s = 0, cpu_s = 0;
-  long hwm_kb = 0;       // last VmHWM polled
-  long maxrss_kb = 0;    // wait4 ru_maxrss
-  std::string error;
-};
-
-ChildRun RunBuilder(const std::string& exe, const std::vector<std::string>& args) {
-  ChildRun r;
-  std::vector<std::string> full = {exe};
-  full.insert(full.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (const std::string& a : full) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  ResetPeakRss();
-  const auto t0 = Clock::now();
-  pid_t pid = -1;
-  if (const int rc = posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ); rc != 0) {
-    r.error = std::string("cannot run ") + exe + ": " + std::strerror(rc);
-    return r;
-  }
-  const std::string pid_s = std::to_string(pid);
-  int status = 0;
-  struct rusage ru {};
-  pid_t done;
-  while ((done = wait4(pid, &status, WNOHANG, &ru)) == 0) {
-    if (const long kb = ProcStatusKb("VmHWM:", pid_s); kb > r.hwm_kb) r.hwm_kb = kb;
-    usleep(2000);
-  }
-  r.wall_s = Seconds(t0);
-  if (done < 0) {
-    r.error = std::string("wait4: ") + std::strerror(errno);
-    return r;
-  }
-  r.cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-            static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-  r.maxrss_kb = ru.ru_maxrss;
-  r.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  if (!r.ok) r.error = "distill build exited with status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-  return r;
-}
-
 // Times f on a fresh thread (cold per-thread tokenizer caches, as a build's workers start).
 template <typename F>
 double TimedOnFreshThread(F&& f) {
@@ -348,7 +305,7 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
   int rc = 0;
   for (int threads : {1, 2}) {
     const std::string out = (tmp / ("shards-t" + std::to_string(threads))).string();
-    BuildResult b{threads, RunBuilder(exe.string(), {"build", traces, "-m", model_dir, "-o", out, "--seq-len",
+    BuildResult b{threads, RunMeasuredChild({exe.string(), "build", traces, "-m", model_dir, "-o", out, "--seq-len",
                                                      std::to_string(opt.seq_len), "--threads", std::to_string(threads),
                                                      "-q"}),
                   json()};

@@ -165,51 +165,6 @@ int RunChild(const TrainBenchOptions& o) {
 // ---------------------------------------------------------------------------------------------------------------
 // The parent.
 
-struct ChildRun {
-  bool ok = false;
-  double wall_s = 0;
-  long maxrss_kb = 0;  // wait4 ru_maxrss
-  std::string error;
-};
-
-// Runs argv with stdout to `stdout_path` (when not empty) and stderr inherited.
-ChildRun Spawn(const std::vector<std::string>& args, const std::string& stdout_path) {
-  ChildRun r;
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (!stdout_path.empty())
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  // The child's ru_maxrss starts from this process's RSS at exec (posix_spawn shares our memory until then):
-  // reset our high-water mark so only what we hold now counts — the model was freed before.
-  malloc_trim(0);
-  ResetPeakRss();
-  const auto t0 = Clock::now();
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    r.error = "cannot run " + args[0] + ": " + std::strerror(rc);
-    return r;
-  }
-  int status = 0;
-  struct rusage ru {};
-  if (wait4(pid, &status, 0, &ru) < 0) {
-    r.error = std::string("wait4: ") + std::strerror(errno);
-    return r;
-  }
-  r.wall_s = Since(t0);
-  r.maxrss_kb = ru.ru_maxrss;
-  r.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  if (!r.ok)
-    r.error = args[0] + " exited with " +
-              (WIFEXITED(status) ? "status " + std::to_string(WEXITSTATUS(status))
-                                 : "signal " + std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : -1));
-  return r;
-}
-
 // Writes the random model and batch.json into `dir`.
 absl::Status WriteInputs(const TrainBenchOptions& o, int threads, const fs::path& dir) {
   const int64_t head_dim = 64;
@@ -286,7 +241,7 @@ struct Side {
 
 Side Measure(const std::vector<std::string>& args, const std::string& stdout_path, const std::string& result_path) {
   Side s;
-  const ChildRun run = Spawn(args, stdout_path);
+  const ChildRun run = RunMeasuredChild(args, stdout_path);
   s.wall_s = run.wall_s;
   if (!run.ok) {
     s.error = run.error;
@@ -344,7 +299,7 @@ int RunTrainBench(const TrainBenchOptions& o) {
     return 1;
   }
   {
-    const ChildRun probe = Spawn({o.python, "-c", "import torch"}, "/dev/null");
+    const ChildRun probe = RunMeasuredChild({o.python, "-c", "import torch"}, "/dev/null");
     if (!probe.ok) {
       std::fprintf(stderr,
                    "bench train: %s cannot import torch (%s): the peer needs Debian's python3-torch — run "

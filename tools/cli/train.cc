@@ -3,7 +3,6 @@
 // Checks before any step: the shards were built with this base model's tokenizer (fingerprints).
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "data/build/fingerprint.h"
+#include "data/shard/shard.h"
 #include "nlohmann/json.hpp"
 #include "tokenizers/model_folder.h"
 #include "tokenizers/training_view.h"
@@ -88,14 +88,9 @@ config::Schema TrainSchema() {
 absl::Status CheckShardsMatchModel(const std::string& shards, const std::string& model_dir,
                                    const std::string& template_override, std::string* chat_template) {
   const fs::path manifest_path = fs::path(shards) / "manifest.json";
-  std::ifstream in(manifest_path);
-  if (!in) return absl::NotFoundError(absl::StrCat(manifest_path.string(), ": not found (run distill build first)"));
-  nlohmann::json manifest;
-  try {
-    manifest = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(manifest_path.string(), ": ", e.what()));
-  }
+  auto manifest_or = shard::ReadManifest(shards);
+  if (!manifest_or.ok()) return manifest_or.status();
+  const nlohmann::json& manifest = *manifest_or;
   auto model = tok::LoadModelTokenization(model_dir, {.template_override = template_override});
   if (!model.ok()) return model.status();
   const std::string want = manifest.value("tokenizer_fingerprint", "");

@@ -150,7 +150,7 @@ absl::Status ParseRopeScaling(const json& value, const std::string& origin, std:
 absl::Status RefuseUnimplemented(const Keys& k) {
   bool flag = false;
   DISTILL_ASSIGN(flag, k.Bool("mlp_bias", false));
-  if (flag) return k.Error("mlp_bias", "true is not supported (MLP biases are not implemented)");
+  if (flag) return k.Error("mlp_bias", "true is refused: Distill's Llama/Qwen MLPs have no biases, as in the real models");
   int64_t tp = 1;
   DISTILL_ASSIGN(tp, k.Int("pretraining_tp", 1));
   if (tp > 1) {
