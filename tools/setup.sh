@@ -7,7 +7,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 packages=(build-essential cmake ninja-build pkg-config nodejs npm
   libtorch-dev libopenblas-dev libsentencepiece-dev nlohmann-json3-dev libabsl-dev libgtest-dev
   libbenchmark-dev libcurl4-openssl-dev libcpp-httplib-dev libutf8proc-dev libpcre2-dev libyaml-cpp-dev
-  libcli11-dev libxxhash-dev libgloo-dev python3-torch)
+  libcli11-dev libxxhash-dev libgloo-dev python3-torch chromium)
 
 missing=()
 for p in "${packages[@]}"; do

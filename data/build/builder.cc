@@ -1,6 +1,7 @@
 #include "data/build/builder.h"
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -33,6 +34,7 @@ struct Sample {
 // One input line's outcome.
 struct LineResult {
   std::string where;
+  int64_t line_number = 0;  // within its file
   std::optional<std::string> error;
   std::string prompt_id;
   Sample sample;
@@ -107,7 +109,73 @@ class SplitSink {
 
 double Share(int64_t part, int64_t whole) { return whole > 0 ? static_cast<double>(part) / whole : 0.0; }
 
+// Special-token contents refused inside texts, found in one pass: only bytes that start some special are checked.
+struct SpecialScan {
+  std::vector<std::string> texts;
+  std::array<bool, 256> first{};
+  const std::string* Find(std::string_view value) const {
+    for (size_t pos = 0; pos < value.size(); ++pos) {
+      if (!first[static_cast<unsigned char>(value[pos])]) continue;
+      for (const std::string& special : texts)
+        if (value.compare(pos, special.size(), special) == 0) return &special;
+    }
+    return nullptr;
+  }
+};
+
+// Text mode: what one input line becomes. Tokens of the text (BOS first when the tokenizer config adds one), then
+// `eos`; loss on every token. The split key is the line's "id" (string or integer), else "line N".
+void ProcessTextLine(const std::string& line, const tok::ModelTokenization& model, int32_t eos,
+                     const SpecialScan& specials, LineResult& r) {
+  auto json = data::ParseJsonObjectLine(line, r.where);
+  if (!json.ok()) {
+    r.error = std::string(json.status().message());
+    return;
+  }
+  auto text = json->find("text");
+  if (text == json->end()) {
+    r.error = absl::StrCat(r.where, ": missing field 'text' (a string)");
+    return;
+  }
+  if (!text->is_string()) {
+    r.error = absl::StrCat(r.where, ": field 'text': expected a string, got ", text->type_name());
+    return;
+  }
+  const std::string& value = text->get_ref<const std::string&>();
+  if (value.empty()) {
+    r.error = absl::StrCat(r.where, ": field 'text' is empty");
+    return;
+  }
+  if (auto id = json->find("id"); id != json->end() && !id->is_null()) {
+    if (id->is_string() && !id->get_ref<const std::string&>().empty()) {
+      r.prompt_id = id->get<std::string>();
+    } else if (id->is_number_integer()) {
+      r.prompt_id = id->dump();
+    } else {
+      r.error = absl::StrCat(r.where, ": field 'id': expected a non-empty string or an integer");
+      return;
+    }
+  } else {
+    r.prompt_id = absl::StrCat("line ", r.line_number);
+  }
+  if (const std::string* special = specials.Find(value)) {
+    r.error = absl::StrCat(r.where, ": text contains the special token \"", *special,
+                           "\" (it would be tokenized as a control token)");
+    return;
+  }
+  auto ids = tok::EncodePlain(model, value, /*add_special_tokens=*/true);
+  if (!ids.ok()) {
+    r.error = absl::StrCat(r.where, ": ", std::string(ids.status().message()));
+    return;
+  }
+  r.sample.ids = std::move(*ids);
+  r.sample.ids.push_back(eos);
+  r.sample.mask.assign(r.sample.ids.size(), 1);
+}
+
 }  // namespace
+
+const char* InputKindName(InputKind kind) { return kind == InputKind::kText ? "text" : "traces"; }
 
 nlohmann::json SplitCounts::ToJson() const {
   return {{"samples", samples}, {"rows", rows}, {"tokens", tokens}, {"loss_tokens", loss_tokens},
@@ -149,16 +217,36 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
     return absl::InvalidArgumentError("build: validation fraction must be in [0, 1)");
   }
   if (options.inputs.empty()) return absl::InvalidArgumentError("build: no input files");
+  const bool text_mode = options.kind == InputKind::kText;
   tok::ModelFolderOptions folder_options;
-  folder_options.template_override = options.template_override;
+  if (!text_mode) folder_options.template_override = options.template_override;
   auto model = tok::LoadModelTokenization(options.model, folder_options);
   if (!model.ok()) return model.status();
-  auto prepared = tok::PrepareTrainingTemplate(*model);
-  if (!prepared.ok()) return prepared.status();
 
   BuildReport report;
   report.tokenizer_fingerprint = TokenizerFingerprint(*model);
-  report.template_fingerprint = TemplateFingerprint(*model, prepared->end_of_turn);
+  // Traces: the chat template decides the loss mask. Text: no template is involved, so the fingerprint is empty
+  // (the trainer then accepts the shards with any template the model has).
+  std::optional<tok::TrainingTemplate> prepared;
+  int32_t text_eos = -1;
+  SpecialScan specials;  // text mode: special-token contents refused inside texts (unless allowed)
+  if (text_mode) {
+    if (!model->eos_token)
+      return absl::FailedPreconditionError(absl::StrCat(
+          "build --text: ", options.model,
+          ": the tokenizer has no eos_token (tokenizer_config.json) to end each text with; set one"));
+    text_eos = *model->tokenizer->PieceToId(*model->eos_token);
+    for (const tok::AddedToken& t : model->tokenizer->AddedTokens()) {
+      if (!t.special || t.content.empty() || options.text_specials) continue;
+      specials.texts.push_back(t.content);
+      specials.first[static_cast<unsigned char>(t.content[0])] = true;
+    }
+  } else {
+    auto p = tok::PrepareTrainingTemplate(*model);
+    if (!p.ok()) return p.status();
+    prepared = std::move(*p);
+    report.template_fingerprint = TemplateFingerprint(*model, prepared->end_of_turn);
+  }
   int32_t pad_id = 0;
   if (model->pad_token) {
     if (auto id = model->tokenizer->PieceToId(*model->pad_token)) pad_id = *id;
@@ -193,10 +281,14 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
   const int threads = options.threads > 0 ? options.threads
                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const size_t chunk = std::max<size_t>(options.chunk_lines, 1);
-  const tok::TrainingTemplate& tmpl = *prepared;
   const uint32_t seq_len = options.seq_len;
 
   auto process = [&](const std::string& line, LineResult& r) {
+    if (text_mode) {
+      ProcessTextLine(line, *model, text_eos, specials, r);
+      return;
+    }
+    const tok::TrainingTemplate& tmpl = *prepared;
     auto json = data::ParseJsonObjectLine(line, r.where);
     if (!json.ok()) {
       r.error = std::string(json.status().message());
@@ -320,6 +412,7 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
         auto job = std::make_unique<Job>();
         job->line = std::move(line);
         job->result.where = absl::StrCat(input, ":", number);
+        job->result.line_number = number;
         if (auto s = drain(false); !s.ok()) return s;
         {
           std::unique_lock lock(mu);
@@ -387,11 +480,17 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
   nlohmann::json manifest = {
       {"format", "distill-shards"},
       {"format_version", shard::kFormatVersion},
+      {"kind", InputKindName(options.kind)},
       {"tokenizer_fingerprint", report.tokenizer_fingerprint},
       {"template_fingerprint", report.template_fingerprint},
-      {"tokenizer", {{"path", model->path}, {"backend", model->tokenizer->Describe()},
-                     {"template", model->template_name}, {"end_of_turn", tmpl.end_of_turn},
-                     {"vocab_size", model->tokenizer->VocabSize()}}},
+      {"tokenizer", text_mode ? nlohmann::json{{"path", model->path}, {"backend", model->tokenizer->Describe()},
+                                               {"template", ""}, {"eos_token", *model->eos_token},
+                                               {"add_bos_token", model->add_bos_token},
+                                               {"vocab_size", model->tokenizer->VocabSize()}}
+                              : nlohmann::json{{"path", model->path}, {"backend", model->tokenizer->Describe()},
+                                               {"template", model->template_name},
+                                               {"end_of_turn", prepared->end_of_turn},
+                                               {"vocab_size", model->tokenizer->VocabSize()}}},
       {"seq_len", seq_len},
       {"pad_id", pad_id},
       {"packing", options.pack ? "packed" : "unpacked"},

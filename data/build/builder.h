@@ -1,5 +1,7 @@
 // The shard builder: accepted traces (JSONL) → training views with the base model's tokenizer and template →
 // packed (best-fit-decreasing) or unpacked rows → checksummed shard files + manifest.json (docs/formats.md).
+// In text mode the input is plain text ({"text", "id"?} lines, for pretraining): each sample is the tokenizer's
+// encoding of the text (BOS when the tokenizer config adds one) plus the EOS id, with loss on every token.
 //
 // Streaming: at most `chunk_lines` input lines are in flight, rendered on `threads` workers and consumed in input
 // order, and samples are packed from a window of at most `pack_window` samples per split, so
@@ -26,15 +28,24 @@ struct BuildProgress {
   int64_t samples = 0;
 };
 
+// What the input lines are: accepted traces (rendered with the chat template, loss on the assistant's tokens) or
+// plain text ({"text": "…", "id": "…"?}; tokens + EOS, loss on every token, no template).
+enum class InputKind { kTraces, kText };
+const char* InputKindName(InputKind kind);  // "traces" | "text": the manifest's "kind"
+
 struct BuildOptions {
-  std::vector<std::string> inputs;  // traces JSONL files, read in order
+  std::vector<std::string> inputs;  // traces (or text) JSONL files, read in order
+  InputKind kind = InputKind::kTraces;
   std::string model;                // base model folder (or tokenizer file)
-  std::string template_override;    // see tok::ModelFolderOptions
+  std::string template_override;    // see tok::ModelFolderOptions (not used for text)
+  // Text mode: special-token text (e.g. <|im_start|> in chat-formatted pretraining text) is encoded as the control
+  // token, as HF's tokenizer(text) does, instead of refusing the line.
+  bool text_specials = false;
   std::string out;                  // shard folder (created; earlier shards and manifest there are replaced)
   uint32_t seq_len = 4096;
   bool truncate = false;            // cut samples longer than seq_len instead of dropping them
   bool pack = true;                 // false: one sample per row
-  double val_fraction = 0.0;        // share of prompt ids that go to the "validation" split
+  double val_fraction = 0.0;        // share of prompt ids (text: ids, else line numbers) in the "validation" split
   int threads = 0;                  // 0 = all cores
   size_t chunk_lines = 2048;        // lines read ahead of the oldest unfinished one
   size_t pack_window = 8192;        // samples packed together (per split)
@@ -64,8 +75,9 @@ struct BuildReport {
   std::string manifest_path;
 };
 
-// Builds the shard folder. Bad lines (invalid JSON or UTF-8, missing fields, special-token text) are skipped and
-// reported; errors are I/O, model or option problems.
+// Builds the shard folder. Bad lines (invalid JSON or UTF-8, missing fields, special-token text; for text, a
+// missing or empty "text" or an "id" that is not a string or integer) are skipped and reported; errors are I/O,
+// model or option problems (text mode: a tokenizer without an eos_token).
 absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options);
 
 // A plain-text summary of the report (counts table, padding shares, the first `max_bad_lines` bad lines; 0 = none).

@@ -86,6 +86,32 @@ TEST(ShardCli, BuildIsDeterministicAndWritesResolvedConfig) {
   EXPECT_EQ(m["config"]["build"]["pack_window"], 9);
 }
 
+// Property: `distill build --text` turns {"text", "id"} lines into shards of kind "text" (config build.kind=text,
+// no template fingerprint), reports bad lines by number, and `inspect` decodes a row ending in the EOS token.
+TEST(ShardCli, TextModeBuildsPretrainingShards) {
+  const fs::path dir = MakeInput();
+  {
+    std::ofstream out(dir / "text.jsonl");
+    for (int i = 0; i < 20; ++i)
+      out << json{{"text", Cat("Problem: ", i, " + 1\nAnswer: ", i + 1)}, {"id", Cat("q", i)}}.dump() << "\n";
+    out << "{\"text\": 5}\n";
+  }
+  Result built = RunDistill("build --text " + (dir / "text.jsonl").string() + " -m " + Model("qwen3") +
+                            " --seq-len 256 --val-fraction 0.2 -o " + (dir / "t").string());
+  ASSERT_EQ(built.exit_code, 0) << built.out;
+  EXPECT_NE(built.out.find("text.jsonl:21"), std::string::npos) << built.out;
+  const json m = json::parse(ReadFile(dir / "t" / "manifest.json"));
+  EXPECT_EQ(m["kind"], "text");
+  EXPECT_EQ(m["template_fingerprint"], "");
+  EXPECT_EQ(m["config"]["build"]["kind"], "text");
+  EXPECT_EQ(m["counts"]["samples"], 20);
+  EXPECT_EQ(m["counts"]["tokens"], m["counts"]["loss_tokens"]);
+  Result row = RunDistill("inspect " + (dir / "t").string() + " --row 0 -m " + Model("qwen3"));
+  ASSERT_EQ(row.exit_code, 0) << row.out;
+  EXPECT_NE(row.out.find("Answer: "), std::string::npos) << row.out;
+  EXPECT_NE(row.out.find("<|im_end|>"), std::string::npos) << row.out;
+}
+
 // Property: `distill inspect` prints the manifest, histogram and padding share, decodes a row with the loss mask
 // marked, and refuses a model whose tokenizer fingerprint differs from the shards'.
 TEST(ShardCli, InspectShowsRowsAndRefusesOtherTokenizer) {

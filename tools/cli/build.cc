@@ -1,5 +1,6 @@
 // distill build: accepted traces → training views (base model tokenizer + chat template) → packed, checksummed
-// shards with manifest.json and resolved.yaml in the output folder (docs/formats.md "Shards").
+// shards with manifest.json and resolved.yaml in the output folder (docs/formats.md "Shards"). With --text the
+// input is plain text ({"text", "id"?} lines) for pretraining: tokens + EOS, loss on every token, no template.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -31,6 +32,7 @@ struct BuildFlags {
   int64_t threads = -1;
   bool truncate = false;
   bool unpacked = false;
+  bool text = false;
   bool quiet = false;
 };
 
@@ -42,11 +44,19 @@ int Fail(const std::string& message) {
 config::Schema BuildSchema() {
   config::Schema s{"build", {}};
   auto& e = s.entries;
-  e.push_back(config::RequiredKey("build.input", ValueType::kPathList, "accepted traces JSONL files, in order"));
+  e.push_back(config::RequiredKey("build.input", ValueType::kPathList,
+                                  "accepted traces (or text) JSONL files, in order"));
+  e.push_back(config::EnumKey("build.kind", {"traces", "text"}, "traces",
+                              "traces: chat template, loss on the assistant's tokens; text: {\"text\", \"id\"?} lines, "
+                              "tokens + EOS, loss on every token (pretraining)"));
   e.push_back(config::RequiredKey("build.model", ValueType::kPath,
                                   "base model folder (tokenizer.json/tokenizer.model + tokenizer_config.json)"));
   e.push_back(Key("build.template", ValueType::kString, std::string(),
-                  "chat template override: chatml | llama3 | deepseek-r1 | a file; empty = the model's"));
+                  "chat template override: chatml | llama3 | deepseek-r1 | a file; empty = the model's "
+                  "(not used for text)"));
+  e.push_back(Key("build.text_specials", ValueType::kBool, false,
+                  "text: encode special-token text (<|im_start|> …) as the control token, as HF's tokenizer(text) "
+                  "does (default: refuse the line)"));
   e.push_back(Key("build.out", ValueType::kPath, std::string(), "shard folder; empty: 'shards' beside the first input"));
   e.push_back(Key("build.seq_len", ValueType::kInt, int64_t{4096}, "tokens per row"));
   e.push_back(Key("build.truncate", ValueType::kBool, false,
@@ -54,7 +64,7 @@ config::Schema BuildSchema() {
   e.push_back(config::EnumKey("build.packing", {"packed", "unpacked"}, "packed",
                               "packed: best-fit-decreasing of whole samples; unpacked: one sample per row"));
   e.push_back(Key("build.val_fraction", ValueType::kFloat, 0.0,
-                  "share of prompt ids (stable hash) in the validation split"));
+                  "share of prompt ids (text: ids, else line numbers; stable hash) in the validation split"));
   e.push_back(Key("build.threads", ValueType::kInt, int64_t{0}, "tokenizer threads (0 = all cores)"));
   e.push_back(Key("build.chunk_lines", ValueType::kInt, int64_t{2048}, "input lines read and tokenized at a time"));
   e.push_back(Key("build.pack_window", ValueType::kInt, int64_t{8192}, "samples packed together, per split"));
@@ -83,6 +93,7 @@ int RunBuild(const BuildFlags& flags) {
   if (flags.threads >= 0) overrides.push_back("build.threads=" + std::to_string(flags.threads));
   if (flags.truncate) overrides.push_back("build.truncate=true");
   if (flags.unpacked) overrides.push_back("build.packing=unpacked");
+  if (flags.text) overrides.push_back("build.kind=text");
   const std::optional<std::string> config_path =
       flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config);
   auto cfg = config::LoadConfig(BuildSchema(), config_path, overrides);
@@ -92,7 +103,9 @@ int RunBuild(const BuildFlags& flags) {
   o.inputs = cfg->GetStringList("build.input");
   if (o.inputs.empty()) return Fail("build.input: no input files");
   o.model = cfg->GetString("build.model");
+  o.kind = cfg->GetString("build.kind") == "text" ? build::InputKind::kText : build::InputKind::kTraces;
   o.template_override = cfg->GetString("build.template");
+  o.text_specials = cfg->GetBool("build.text_specials");
   fs::path out = cfg->GetString("build.out");
   if (out.empty()) out = fs::path(o.inputs.front()).parent_path() / "shards";
   o.out = out.string();
@@ -157,7 +170,8 @@ int RunBuild(const BuildFlags& flags) {
 
 VerbRun Setup(CLI::App& cmd) {
   auto flags = std::make_shared<BuildFlags>();
-  cmd.add_option("args", flags->args, "accepted traces JSONL files and/or dotted overrides (build.seq_len=8192)");
+  cmd.add_option("args", flags->args,
+                 "accepted traces (or, with --text, text) JSONL files and/or dotted overrides (build.seq_len=8192)");
   cmd.add_option("-c,--config", flags->config, "run config YAML (keys under build.)");
   cmd.add_option("-m,--model", flags->model, "base model folder (tokenizer and chat template)");
   cmd.add_option("-o,--out", flags->out, "shard folder (default: 'shards' beside the first input)");
@@ -167,6 +181,9 @@ VerbRun Setup(CLI::App& cmd) {
   cmd.add_option("--threads", flags->threads, "tokenizer threads (0 = all cores)");
   cmd.add_flag("--truncate", flags->truncate, "truncate over-long samples instead of dropping them");
   cmd.add_flag("--unpacked", flags->unpacked, "one sample per row (no packing)");
+  cmd.add_flag("--text", flags->text,
+               "inputs are plain text, {\"text\": …, \"id\": …} per line: tokens + EOS, loss on every token "
+               "(for train.mode=pretrain); no chat template");
   cmd.add_flag("-q,--quiet", flags->quiet, "do not print the summary");
   return [flags] { return RunBuild(*flags); };
 }
@@ -175,5 +192,6 @@ VerbRun Setup(CLI::App& cmd) {
 }  // namespace distill::cli
 
 DISTILL_REGISTER_VERB(build, "build",
-                      "Tokenize accepted traces with the base model's template into packed, checksummed SFT shards",
+                      "Tokenize accepted traces with the base model's template (or plain text, --text) into packed, "
+                      "checksummed shards",
                       50, distill::cli::Setup);

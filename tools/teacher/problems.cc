@@ -523,6 +523,58 @@ std::vector<Problem> GenerateProblems(uint64_t seed, int count) {
   return problems;
 }
 
+std::vector<Problem> GenerateDemoProblems(uint64_t seed, int count) {
+  std::vector<Problem> problems;
+  for (int i = 0; i < count; ++i) {
+    Rng rng(MixSeed(seed ^ 0xde30de30de30de30ULL, static_cast<uint64_t>(i)));
+    Problem p;
+    int64_t a = rng.Range(10, 99), b = rng.Range(10, 99);
+    switch (i % 6) {
+      case 0:
+        p = {"arithmetic", absl::StrCat("What is ", a, " + ", b, "?"), std::to_string(a + b)};
+        break;
+      case 1:
+        if (a < b) std::swap(a, b);
+        p = {"arithmetic", absl::StrCat("What is ", a, " - ", b, "?"), std::to_string(a - b)};
+        break;
+      case 2: {
+        int64_t d = rng.Range(2, 9);
+        p = {"arithmetic", absl::StrCat("What is ", a, " * ", d, "?"), std::to_string(a * d)};
+        break;
+      }
+      default: {
+        // The add, give and groups word families in column-friendly ranges.
+        const Person& who = Pick(rng, kPeople);
+        const Person* other = &Pick(rng, kPeople);
+        while (other == &who) other = &Pick(rng, kPeople);
+        const char* item = Pick(rng, kItems);
+        int64_t x = rng.Range(10, 99), y = rng.Range(10, 99);
+        if (i % 6 == 3) {
+          p = {"add",
+               absl::StrCat(who.name, " has ", x, " ", item, " and buys ", y, " more. How many ", item, " does ",
+                            who.pronoun, " have?"),
+               std::to_string(x + y)};
+        } else if (i % 6 == 4) {
+          if (x < y) std::swap(x, y);
+          p = {"give",
+               absl::StrCat(who.name, " has ", x, " ", item, " and gives ", y, " to ", other->name, ". How many ",
+                            item, " does ", who.pronoun, " have left?"),
+               std::to_string(x - y)};
+        } else {
+          const auto& container = Pick(rng, kContainers);
+          int64_t g = rng.Range(2, 9);
+          p = {"groups",
+               absl::StrCat("There are ", g, " ", container[0], " with ", x, " ", item, " in each ", container[1],
+                            ". How many ", item, " are there in total?"),
+               std::to_string(g * x)};
+        }
+      }
+    }
+    problems.push_back(std::move(p));
+  }
+  return problems;
+}
+
 std::string MathPrompt(std::string_view text) {
   return absl::StrCat(absl::string_view(text.data(), text.size()),
                       "\nPlease reason step by step, and put your final answer within \\boxed{}.");

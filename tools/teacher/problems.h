@@ -76,6 +76,13 @@ struct Problem {
 // share, groups). Every problem is solvable by SolveProblem with the same answer.
 std::vector<Problem> GenerateProblems(uint64_t seed, int count);
 
+// The offline demo's problems, `count` drawn from `seed` in turns of six: a + b, a - b (a >= b), a * d (a, b
+// two-digit, d in 2..9), then the add, give and groups word families with two-digit numbers and single-digit group
+// counts: every step is one the teacher works column by column (ColumnWork), which a tiny student learns in
+// minutes on a CPU, while answering directly (the base) stays mostly guesswork.
+// `family` is "arithmetic", "add", "give" or "groups"; every problem is solvable by SolveProblem.
+std::vector<Problem> GenerateDemoProblems(uint64_t seed, int count);
+
 // The user turn DeepSeek recommends for math: `text` + "\nPlease reason step by step, and put your final answer
 // within \boxed{}."
 std::string MathPrompt(std::string_view text);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tools/teacher/column_arithmetic.h"
 #include "tools/teacher/problems.h"
 #include "tools/teacher/rng.h"
 
@@ -174,7 +175,10 @@ Completion ComposeCompletion(std::string_view prompt, uint64_t seed, const Defec
     Rational shown = last ? final_value : step.result;
     std::string p = step.why.empty() ? (i == 0 ? kFirst[rng.Index(3)] : (last ? kFinally[rng.Index(3)] : kNext[rng.Index(3)]))
                                      : step.why + " ";
-    if (step.op == '*') {
+    std::string columns = ColumnWork(step);
+    if (!columns.empty()) {
+      absl::StrAppend(&p, "Column by column from the right: ", columns, " So ");
+    } else if (step.op == '*') {
       std::string parts = MultiplyByParts(step);
       if (!parts.empty()) absl::StrAppend(&p, parts, " So ");
     }

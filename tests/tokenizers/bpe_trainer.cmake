@@ -1,0 +1,11 @@
+# The byte-level BPE trainer (the offline demo's student vocabulary). Its HF parity case runs HF tokenizers (npm)
+# through tests/reference/hf_chat.js and is skipped when node or tools/npm is missing.
+if(TARGET distill_tokenizers)
+  distill_test(tokenizers bpe_trainer_test LIBS distill_tokenizers)
+  if(NODE_EXECUTABLE AND EXISTS ${DISTILL_NPM_MODULES}/tokenizers)
+    target_compile_definitions(bpe_trainer_test PRIVATE DISTILL_HAVE_HF_TOKENIZERS=1)
+    set_tests_properties(tokenizers/bpe_trainer_test PROPERTIES LABELS "tokenizers;reference")
+  else()
+    message(WARNING "distill: tokenizers/bpe_trainer_test skips its HF parity case: needs node and tools/npm (tools/setup.sh)")
+  endif()
+endif()

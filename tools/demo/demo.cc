@@ -1,0 +1,424 @@
+#include "tools/demo/demo.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "data/atomic_file.h"
+#include "data/build/builder.h"
+#include "data/collect/collector.h"
+#include "data/trace_record.h"
+#include "data/verify.h"
+#include "tokenizers/bpe_trainer.h"
+#include "tokenizers/model_folder.h"
+#include "tools/eval/benchmark.h"
+#include "tools/eval/report.h"
+#include "tools/eval/runner.h"
+#include "tools/eval/torch_backend.h"
+#include "tools/gguf/exporter.h"
+#include "tools/teacher/problems.h"
+#include "tools/teacher/teacher_sim.h"
+#include "trainer/checkpoint_io.h"
+#include "trainer/model.h"
+#include "trainer/train.h"
+
+namespace distill::demo {
+namespace fs = std::filesystem;
+using nlohmann::json;
+namespace {
+
+// The demo vocabulary's chat template: ChatML as Qwen writes it, without a system default or think handling,
+// so the student learns to open its own <think> block.
+constexpr const char* kChatTemplate =
+    "{%- for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}";
+const std::vector<std::string> kSpecialTokens = {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>",
+                                                 "</think>"};
+
+struct Stage {
+  explicit Stage(const DemoOptions& o) : options(o) {}
+  const DemoOptions& options;
+  std::chrono::steady_clock::time_point demo_start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point stage_start;
+  int number = 0;
+  static constexpr int kStages = 9;
+
+  void Log(const std::string& line) const {
+    if (options.log) {
+      options.log(line);
+    } else {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    }
+  }
+  double Since(std::chrono::steady_clock::time_point t) const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  }
+  void Begin(const std::string& what) {
+    ++number;
+    stage_start = std::chrono::steady_clock::now();
+    Log(absl::StrFormat("[%d/%d] %s", number, kStages, what));
+  }
+  void Done(const std::string& what) const {
+    Log(absl::StrFormat("      %s  (%.1f s, %.0f s in all)", what, Since(stage_start), Since(demo_start)));
+  }
+};
+
+absl::Status Fail(const Stage& stage, const std::string& what, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat("demo stage ", stage.number, " (", what, "): ", status.message()));
+}
+
+absl::Status WriteLines(const fs::path& path, const std::vector<json>& lines) {
+  std::string text;
+  for (const json& line : lines) absl::StrAppend(&text, line.dump(), "\n");
+  return data::WriteFileAtomically(path.string(), text);
+}
+
+// The texts of the accepted traces (prompt, reasoning, answer), for the vocabulary.
+absl::StatusOr<std::vector<std::string>> TraceTexts(const fs::path& accepted) {
+  std::vector<std::string> texts;
+  std::ifstream in(accepted);
+  std::string line;
+  int64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (data::IsBlankLine(line)) continue;
+    std::string where = absl::StrCat(accepted.string(), ":", number);
+    auto parsed = data::ParseJsonObjectLine(line, where);
+    if (!parsed.ok()) return parsed.status();
+    auto trace = data::TraceFromJson(*parsed, where);
+    if (!trace.ok()) return trace.status();
+    for (const json& m : trace->messages) texts.push_back(m.value("content", ""));
+    texts.push_back(trace->reasoning);
+    texts.push_back(trace->answer);
+  }
+  return texts;
+}
+
+// A tiny Qwen3: GQA (4 query heads over 2 key/value heads), q/k norms, tied embeddings.
+json TinyQwen3Config(int64_t vocab_size) {
+  return {{"architectures", {"Qwen3ForCausalLM"}},
+          {"model_type", "qwen3"},
+          {"vocab_size", vocab_size},
+          {"hidden_size", 128},
+          {"intermediate_size", 384},
+          {"num_hidden_layers", 4},
+          {"num_attention_heads", 4},
+          {"num_key_value_heads", 2},
+          {"head_dim", 32},
+          {"max_position_embeddings", 2048},
+          {"rope_theta", 10000.0},
+          {"rms_norm_eps", 1e-6},
+          {"attention_bias", false},
+          {"tie_word_embeddings", true},
+          {"hidden_act", "silu"},
+          {"torch_dtype", "float32"}};
+}
+
+trainer::TrainOptions TrainDefaults(const DemoOptions& options) {
+  trainer::TrainOptions t;
+  t.schedule = "cosine";
+  t.min_lr_ratio = 0.1;
+  t.warmup_steps = 10;
+  t.max_grad_norm = 1.0;
+  t.micro_batch_rows = 4;
+  t.dtype = "float32";
+  t.device = "auto";
+  t.seed = options.seed;
+  t.threads = options.threads;
+  t.save_every = 0;
+  t.keep_last = 1;
+  return t;
+}
+
+// Trains and logs a plain progress line about every 10 seconds.
+absl::StatusOr<trainer::TrainReport> TrainLogged(trainer::TrainOptions t, const Stage& stage) {
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  t.on_step = [&stage, last](const trainer::StepMetrics& m, int64_t total) {
+    auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - *last).count() < 10 && m.step != total) return;
+    *last = now;
+    double elapsed = stage.Since(stage.stage_start);
+    stage.Log(absl::StrFormat("      step %lld/%lld  loss %.3f  %.0f tokens/s  ETA %.0f s", static_cast<long long>(m.step),
+                              static_cast<long long>(total), m.loss, m.tokens_per_s,
+                              elapsed / static_cast<double>(m.step) * static_cast<double>(total - m.step)));
+  };
+  return trainer::Train(t);
+}
+
+}  // namespace
+
+absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
+  Stage stage(options);
+  const fs::path work = options.work;
+  std::error_code ec;
+  fs::create_directories(work, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat(options.work, ": cannot create: ", ec.message()));
+  // A rerun starts clean: what an earlier run left here would mix into this one.
+  for (const char* old : {"base-init", "runs", "evals", "pretrain-shards", "sft-shards", "report.html"})
+    fs::remove_all(work / old, ec);
+  DemoResult result;
+
+  // 1. The teacher: an offline R1 stand-in with HTTP faults and flawed traces for verify to catch.
+  stage.Begin("teacher-sim: an offline DeepSeek-R1 stand-in (a simulator, not a model), faults on");
+  teacher::TeacherSimOptions sim;
+  sim.seed = options.seed;
+  sim.fault_seed = options.seed;
+  sim.faults = teacher::FaultRates::Uniform(0.15);
+  sim.slow_first_byte_ms = 300;
+  sim.retry_after_s = 0;  // 429s still happen and are retried, without pausing the whole demo for a second each
+  sim.defects.wrong_answer = 0.08;
+  sim.defects.language_mix = 0.04;
+  sim.defects.loop = 0.03;
+  sim.defects.truncation = 0.03;
+  sim.defects.no_reasoning = 0.02;
+  sim.defects.wait_correction = 0;  // a tiny student copies slips too; keep its traces straight
+  teacher::TeacherSim teacher(sim);
+  if (auto st = teacher.Start(); !st.ok()) return Fail(stage, "teacher-sim", st);
+  stage.Done(absl::StrCat("serving ", teacher.url(), ": 15% of requests fail (429, 5xx, cut streams, bad JSON); ",
+                          "8% wrong answers, 4% language mixing, 3% loops, 3% truncated, 2% without reasoning"));
+
+  // 2. Collect: training prompts and held-out problems never overlap.
+  stage.Begin(absl::StrCat("collect: ", options.train_problems, " multi-digit arithmetic and word problems"));
+  std::vector<teacher::Problem> heldout = teacher::GenerateDemoProblems(options.seed * 1000 + 1, options.heldout_problems);
+  std::set<std::string> heldout_texts;
+  std::vector<json> bench_lines;
+  for (size_t i = 0; i < heldout.size(); ++i) {
+    heldout_texts.insert(heldout[i].text);
+    bench_lines.push_back({{"id", absl::StrCat("heldout-", i)}, {"problem", heldout[i].text},
+                           {"answer", heldout[i].answer}, {"difficulty", heldout[i].family}});
+  }
+  std::vector<json> prompt_lines;
+  for (const teacher::Problem& p : teacher::GenerateDemoProblems(options.seed * 1000 + 2, options.train_problems)) {
+    if (heldout_texts.count(p.text)) continue;
+    prompt_lines.push_back({{"id", absl::StrCat("train-", prompt_lines.size())}, {"prompt", p.text}, {"answer", p.answer}});
+  }
+  if (auto st = WriteLines(work / "heldout.jsonl", bench_lines); !st.ok()) return Fail(stage, "collect", st);
+  if (auto st = WriteLines(work / "prompts.jsonl", prompt_lines); !st.ok()) return Fail(stage, "collect", st);
+  data::collect::CollectOptions collect;
+  collect.prompts_path = (work / "prompts.jsonl").string();
+  collect.out_path = (work / "traces.jsonl").string();
+  fs::remove(collect.out_path, ec);
+  fs::remove(data::collect::DefaultFailuresPath(collect.out_path), ec);
+  collect.base_url = teacher.url();
+  collect.model = "deepseek-reasoner";
+  collect.seed = options.seed;
+  collect.instruction_suffix = "Please reason step by step, and put your final answer within \\boxed{}.";
+  collect.limits.max_in_flight = 32;
+  collect.backoff.base_s = 0.05;
+  collect.backoff.max_s = 1;
+  collect.progress = data::collect::ProgressMode::kOff;
+  auto counters = data::collect::RunCollect(collect);
+  if (!counters.ok()) return Fail(stage, "collect", counters.status());
+  stage.Done(absl::StrFormat("%lld traces, %lld given up; %lld requests, %lld retries (%lld rate-limited)",
+                             static_cast<long long>(counters->succeeded), static_cast<long long>(counters->failed),
+                             static_cast<long long>(counters->requests), static_cast<long long>(counters->retries),
+                             static_cast<long long>(counters->rate_limited)));
+  teacher.Stop();
+
+  // 3. Verify: grade against the ground truth and filter.
+  stage.Begin("verify: grade answers, filter loops / language mixing / truncation, de-duplicate");
+  data::VerifyPaths verify_paths{collect.out_path, (work / "accepted.jsonl").string(),
+                                 (work / "rejected.jsonl").string(), (work / "verify.json").string()};
+  auto verified = data::RunVerify(verify_paths, data::VerifyOptions{});
+  if (!verified.ok()) return Fail(stage, "verify", verified.status());
+  std::string reasons;
+  for (const auto& [code, n] : verified->first_reasons) absl::StrAppend(&reasons, reasons.empty() ? "" : ", ", code, " ", n);
+  stage.Done(absl::StrFormat("accepted %lld of %lld; rejected by reason: %s", static_cast<long long>(verified->accepted),
+                             static_cast<long long>(verified->traces), reasons.empty() ? "none" : reasons));
+
+  // 4. The vocabulary: a byte-level BPE trained on the demo's own text, in tokenizer.json format.
+  stage.Begin(absl::StrCat("vocabulary: a ", options.vocab_size,
+                           "-token byte-level BPE trained here on the traces (the demo's own, to fit 2 CPU cores; "
+                           "real runs use the base model's tokenizer)"));
+  auto texts = TraceTexts(work / "accepted.jsonl");
+  if (!texts.ok()) return Fail(stage, "vocabulary", texts.status());
+  std::vector<teacher::Problem> pretrain_problems;
+  for (const teacher::Problem& p : teacher::GenerateDemoProblems(options.seed * 1000 + 3, options.pretrain_texts))
+    if (!heldout_texts.count(p.text)) pretrain_problems.push_back(p);
+  for (const teacher::Problem& p : pretrain_problems) texts->push_back(absl::StrCat("The answer is ", p.answer, "."));
+  tok::BpeTrainOptions bpe;
+  bpe.vocab_size = options.vocab_size;
+  bpe.special_tokens = kSpecialTokens;
+  auto tokenizer_json = tok::TrainByteLevelBpe(*texts, bpe);
+  if (!tokenizer_json.ok()) return Fail(stage, "vocabulary", tokenizer_json.status());
+  const fs::path base_init = work / "base-init";
+  tok::TokenizerFolderOptions folder;
+  folder.eos_token = "<|endoftext|>";
+  folder.pad_token = "<|endoftext|>";
+  folder.model_max_length = 2048;
+  folder.chat_template = kChatTemplate;
+  if (auto st = tok::WriteTokenizerFolder(base_init.string(), *tokenizer_json, folder); !st.ok())
+    return Fail(stage, "vocabulary", st);
+  auto tokenization = tok::LoadModelTokenization(base_init.string());
+  if (!tokenization.ok()) return Fail(stage, "vocabulary", tokenization.status());
+  const int64_t vocab = tokenization->tokenizer->VocabSize();
+  stage.Done(absl::StrCat(vocab, " tokens (256 bytes, merges, ", kSpecialTokens.size(), " special) in ",
+                          (base_init / "tokenizer.json").string()));
+
+  // 5. The base: a tiny Qwen3 pretrained on problem → answer text, without any reasoning.
+  stage.Begin("base model: a tiny Qwen3-architecture model pretrained on problem → answer text (no reasoning)");
+  {
+    auto config = hf::ParseModelConfig(TinyQwen3Config(vocab), "demo config");
+    if (!config.ok()) return Fail(stage, "base model", config.status());
+    auto model = trainer::MakeModel(*config, torch::kCPU, torch::kFloat32);
+    if (!model.ok()) return Fail(stage, "base model", model.status());
+    trainer::InitRandom(**model, options.seed);
+    if (auto st = trainer::SaveModel(**model, base_init.string()); !st.ok()) return Fail(stage, "base model", st);
+    auto eot = tokenization->tokenizer->Encode("<|im_end|>");
+    auto eos = tokenization->tokenizer->Encode("<|endoftext|>");
+    if (!eot.ok() || !eos.ok()) return Fail(stage, "base model", absl::InternalError("special tokens missing"));
+    json generation = {{"eos_token_id", {(*eot)[0], (*eos)[0]}}, {"max_new_tokens", options.max_new_tokens}};
+    if (auto st = data::WriteFileAtomically((base_init / "generation_config.json").string(), generation.dump(2) + "\n");
+        !st.ok())
+      return Fail(stage, "base model", st);
+  }
+  std::vector<json> pretrain_lines;
+  for (size_t i = 0; i < pretrain_problems.size(); ++i) {
+    const teacher::Problem& p = pretrain_problems[i];
+    json messages = json::array({{{"role", "user"}, {"content", teacher::MathPrompt(p.text)}},
+                                 {{"role", "assistant"},
+                                  {"content", absl::StrCat("The answer is ", p.answer, ".\n\n\\boxed{", p.answer, "}")}}});
+    auto text = tok::RenderChat(*tokenization, messages, false);
+    if (!text.ok()) return Fail(stage, "base model", text.status());
+    pretrain_lines.push_back({{"id", absl::StrCat("pretrain-", i)}, {"text", *text}});
+  }
+  if (auto st = WriteLines(work / "pretrain.jsonl", pretrain_lines); !st.ok()) return Fail(stage, "base model", st);
+  build::BuildOptions text_build;
+  text_build.inputs = {(work / "pretrain.jsonl").string()};
+  text_build.kind = build::InputKind::kText;
+  text_build.text_specials = true;  // chat-formatted text: the base learns the template's control tokens
+  text_build.model = base_init.string();
+  text_build.out = (work / "pretrain-shards").string();
+  text_build.seq_len = 512;
+  text_build.threads = options.threads;
+  auto text_shards = build::BuildShards(text_build);
+  if (!text_shards.ok()) return Fail(stage, "base model", text_shards.status());
+  if (text_shards->bad_lines > 0)
+    return Fail(stage, "base model", absl::InternalError(text_shards->bad.front().second));
+  trainer::TrainOptions pretrain = TrainDefaults(options);
+  pretrain.base_model = base_init.string();
+  pretrain.shards = text_build.out;
+  pretrain.out = (work / "runs" / "pretrain").string();
+  pretrain.mode = "pretrain";
+  pretrain.lr = 3e-3;
+  pretrain.epochs = options.pretrain_epochs;
+  pretrain.micro_batch_rows = 8;
+  fs::remove_all(pretrain.out, ec);
+  auto base_run = TrainLogged(pretrain, stage);
+  if (!base_run.ok()) return Fail(stage, "base model", base_run.status());
+  const std::string base = base_run->last_checkpoint;
+  stage.Done(absl::StrFormat("%lld texts, %lld steps, loss %.3f; base checkpoint %s",
+                             static_cast<long long>(text_shards->samples), static_cast<long long>(base_run->steps),
+                             base_run->final_loss, base));
+
+  // 6. SFT shards from the verified traces, with the base's tokenizer and template.
+  stage.Begin("build: verified traces → packed SFT shards (loss on the assistant's tokens only)");
+  build::BuildOptions sft_build;
+  sft_build.inputs = {(work / "accepted.jsonl").string()};
+  sft_build.model = base;
+  sft_build.out = (work / "sft-shards").string();
+  sft_build.seq_len = 1024;
+  sft_build.val_fraction = 0.05;
+  sft_build.threads = options.threads;
+  auto sft_shards = build::BuildShards(sft_build);
+  if (!sft_shards.ok()) return Fail(stage, "build", sft_shards.status());
+  if (sft_shards->samples == 0)
+    return Fail(stage, "build", absl::FailedPreconditionError("no verified trace could be rendered"));
+  stage.Done(absl::StrFormat("%lld samples in %lld rows of %u tokens, padding %.1f%% (%.1f%% unpacked)",
+                             static_cast<long long>(sft_shards->samples), static_cast<long long>(sft_shards->rows),
+                             sft_build.seq_len, 100 * sft_shards->padding_share, 100 * sft_shards->unpacked_padding_share));
+
+  // 7. SFT: the student.
+  stage.Begin("train: SFT of the base on the traces (full fine-tune, configs/demo.yaml's values)");
+  trainer::TrainOptions sft = TrainDefaults(options);
+  sft.base_model = base;
+  sft.shards = sft_build.out;
+  sft.out = (work / "runs" / "sft").string();
+  sft.mode = "full";
+  sft.lr = options.sft_lr;
+  sft.epochs = options.sft_epochs;
+  sft.micro_batch_rows = options.sft_batch_rows;
+  sft.eval_every = 25;
+  fs::remove_all(sft.out, ec);
+  auto sft_run = TrainLogged(sft, stage);
+  if (!sft_run.ok()) return Fail(stage, "train", sft_run.status());
+  const std::string student = sft_run->last_checkpoint;
+  stage.Done(absl::StrFormat("%lld steps, loss %.3f, validation loss %s; student checkpoint %s",
+                             static_cast<long long>(sft_run->steps), sft_run->final_loss,
+                             sft_run->final_val_loss ? absl::StrFormat("%.3f", *sft_run->final_val_loss) : "n/a",
+                             student));
+
+  // 8. Export.
+  stage.Begin("export: the student → GGUF q8_0 for llama.cpp / Ollama");
+  gguf::ExportOptions exported;
+  exported.model = student;
+  exported.out = (work / "student.q8_0.gguf").string();
+  exported.type = "q8_0";
+  exported.name = "distill-demo-student";
+  exported.modelfile = true;
+  exported.threads = options.threads;
+  auto export_report = gguf::ExportGguf(exported);
+  if (!export_report.ok()) return Fail(stage, "export", export_report.status());
+  stage.Done(absl::StrFormat("%s (%.1f MB) and an Ollama Modelfile", exported.out, export_report->file_bytes / 1e6));
+
+  // 9. Eval on the held-out problems, greedy: the base, the student, and the student's GGUF in llama.cpp.
+  stage.Begin(absl::StrCat("eval: base, student (LibTorch) and student GGUF (llama.cpp) on ", heldout.size(),
+                           " held-out problems, greedy"));
+  eval::EvalOptions eval_options;
+  eval_options.benchmark = (work / "heldout.jsonl").string();
+  eval_options.samples = 1;
+  eval_options.temperature = 0;
+  eval_options.max_new_tokens = options.max_new_tokens;
+  eval_options.seed = options.seed;
+  eval_options.ks = {1};
+  eval_options.node = options.node;
+  struct Target {
+    std::string name, folder, model, backend;
+  };
+  const std::vector<Target> targets = {{"base", "base", base, "torch"},
+                                       {"student", "student", student, "torch"},
+                                       {"student GGUF q8_0", "student-gguf", exported.out, "gguf"}};
+  for (const Target& target : targets) {
+    eval::EvalOptions o = eval_options;
+    o.name = target.name;
+    o.backend = target.backend;
+    o.model = target.model;
+    o.tokenizer = target.backend == "gguf" ? student : target.model;
+    o.out = (work / "evals" / target.folder).string();
+    absl::StatusOr<eval::EvalResult> run = absl::UnknownError("");
+    if (target.backend == "torch") {
+      auto backend = eval::MakeTorchBackend(o);
+      if (!backend.ok()) return Fail(stage, "eval", backend.status());
+      run = eval::RunTokenEval(o, *backend);
+    } else {
+      run = eval::RunTokenEval(o, eval::MakeLlamaCppBackend(o));
+    }
+    if (!run.ok()) return Fail(stage, "eval " + target.name, run.status());
+    auto summary = eval::ReadEvalRunSummary(o.out);
+    if (!summary.ok()) return Fail(stage, "eval " + target.name, summary.status());
+    result.runs.push_back(*summary);
+    stage.Log(absl::StrFormat("      %-18s pass@1 %5.1f%%  (%.1f s)", target.name, 100 * run->metrics.pass_at_1,
+                              run->wall_seconds));
+  }
+  result.base_accuracy = result.runs[0].metrics.pass_at_1;
+  result.student_accuracy = result.runs[1].metrics.pass_at_1;
+  result.gguf_accuracy = result.runs[2].metrics.pass_at_1;
+  eval::ReportOptions report_options;
+  report_options.title = "Distill demo: a tiny student distilled from teacher-sim traces";
+  result.report_path = (work / "report.html").string();
+  auto report = eval::MakeReport({(work / "runs").string(), (work / "evals").string()}, report_options,
+                                 result.report_path);
+  if (!report.ok()) return Fail(stage, "report", report.status());
+  stage.Done(absl::StrCat("wrote ", result.report_path));
+  stage.Log("");
+  stage.Log(eval::FormatComparisonTable(result.runs));
+  result.seconds = stage.Since(stage.demo_start);
+  return result;
+}
+
+}  // namespace distill::demo

@@ -1,0 +1,47 @@
+// `distill demo`: the whole pipeline offline on a few CPU cores, one progress line per stage:
+//   teacher-sim (faults on) → collect → verify → a byte-level BPE vocabulary → a tiny Qwen3-architecture base
+//   pretrained on problem → answer text (no reasoning) → SFT on the verified traces → GGUF q8_0 → eval of the base
+//   (LibTorch), the student (LibTorch) and the student's GGUF (llama.cpp) on held-out problems → report.html.
+// The problems are multi-digit arithmetic and short word problems (teacher::GenerateDemoProblems), which the
+// teacher works column by column: the student can learn that procedure, the base (answers only) cannot.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tools/eval/eval_run.h"
+
+namespace distill::demo {
+
+struct DemoOptions {
+  std::string work;             // folder for every artifact (created; kept afterwards)
+  uint64_t seed = 7;            // drives problems, teacher content, faults, init, data order and sampling
+  int threads = 0;              // CPU threads for training and decoding (0 = all cores)
+  // Sizes (the defaults are the full demo; tests shrink them).
+  int train_problems = 2400;    // prompts sent to the teacher (distinct problems: a tiny student memorises repeats)
+  int heldout_problems = 48;    // evaluated, never trained on
+  int pretrain_texts = 3000;    // problem → answer texts for the base
+  int vocab_size = 768;
+  double pretrain_epochs = 1;
+  double sft_epochs = 3;
+  double sft_lr = 3e-3;
+  int64_t sft_batch_rows = 2;   // 1024-token rows per step
+  int64_t max_new_tokens = 384;
+  std::string node = "node";    // for the GGUF eval through node-llama-cpp
+  std::function<void(const std::string& line)> log;  // progress lines (default: stdout)
+};
+
+struct DemoResult {
+  std::vector<eval::EvalRunSummary> runs;  // base, student, student GGUF
+  double base_accuracy = 0, student_accuracy = 0, gguf_accuracy = 0;  // pass@1 on the held-out problems
+  std::string report_path;
+  double seconds = 0;
+};
+
+// Runs the demo in options.work. Errors name the stage that failed.
+absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options);
+
+}  // namespace distill::demo

@@ -1,0 +1,54 @@
+// The GGUF backend of `distill eval`: samples completions with llama.cpp (node-llama-cpp, CPU build) from
+// prompts our C++ side has already rendered and tokenized, so both backends see the same prompt ids.
+// Usage: node llama_cpp_generate.js MODEL.gguf REQUESTS.jsonl RESULTS.jsonl
+// A request line: {key, prompt_ids: [int], temperature, top_p, seed, max_new_tokens, stop_ids: [int], context_size}
+// A result line:  {key, tokens: [int] (the stop token included when one ended the sample), finish_reason: "stop"|"length"}
+// temperature 0 is greedy (argmax). Results are appended and flushed one line per sample, so a caller can resume.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const url = require("url");
+
+async function main() {
+  const [modelPath, requestsPath, resultsPath] = process.argv.slice(2);
+  if (!resultsPath) throw new Error("usage: node llama_cpp_generate.js MODEL.gguf REQUESTS.jsonl RESULTS.jsonl");
+  const requests = fs.readFileSync(requestsPath, "utf8").split("\n").filter((l) => l.trim() !== "")
+    .map((l, i) => { try { return JSON.parse(l); } catch (e) { throw new Error(`${requestsPath}:${i + 1}: ${e.message}`); } });
+  // ESM ignores NODE_PATH: import the package's entry point from there by file URL.
+  const modules = (process.env.NODE_PATH || path.join(__dirname, "../npm/node_modules")).split(path.delimiter)[0];
+  const { getLlama } = await import(url.pathToFileURL(path.join(modules, "node-llama-cpp/dist/index.js")).href);
+  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
+  const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+  const contextSize = Math.max(64, ...requests.map((r) => r.context_size ?? (r.prompt_ids.length + r.max_new_tokens + 1)));
+  // One thread by default: one sequence's matrices are small, and a second thread's synchronisation made a tiny
+  // model's decoding 10x slower here (DISTILL_LLAMA_THREADS overrides for big models).
+  const context = await model.createContext({ contextSize, threads: Number(process.env.DISTILL_LLAMA_THREADS || 1) });
+  const sequence = context.getSequence();
+  const out = fs.openSync(resultsPath, "a");
+  for (const request of requests) {
+    await sequence.clearHistory();
+    const stops = new Set(request.stop_ids || []);
+    const greedy = !(request.temperature > 0);
+    const options = greedy ? { temperature: 0, yieldEogToken: true }
+      : { temperature: request.temperature, topP: request.top_p ?? 1, topK: 0, minP: 0, seed: request.seed ?? 0,
+          yieldEogToken: true };
+    const tokens = [];
+    let finish = "length";
+    if (request.max_new_tokens > 0) {
+      for await (const token of sequence.evaluate(request.prompt_ids, options)) {
+        tokens.push(token);
+        if (stops.has(token) || model.isEogToken(token)) { finish = "stop"; break; }
+        if (tokens.length >= request.max_new_tokens) break;
+      }
+    }
+    fs.writeSync(out, JSON.stringify({ key: request.key, tokens, finish_reason: finish }) + "\n");
+  }
+  fs.closeSync(out);
+  await context.dispose();
+  await model.dispose();
+}
+
+main().catch((err) => {
+  console.error(err.message || err);
+  process.exit(1);
+});

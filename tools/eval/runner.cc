@@ -1,0 +1,314 @@
+#include "tools/eval/runner.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "data/atomic_file.h"
+#include "data/collect/collector.h"
+#include "data/trace_record.h"
+#include "tokenizers/training_view.h"
+#include "tools/eval/eval_run.h"
+
+#ifndef DISTILL_SOURCE_DIR
+#define DISTILL_SOURCE_DIR "."
+#endif
+
+namespace distill::eval {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr absl::string_view kThinkOpen = "<think>\n";
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A per-problem seed: the run seed mixed with the problem's position (splitmix64 finaliser).
+uint64_t ProblemSeed(uint64_t seed, size_t index) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (index + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+absl::StatusOr<std::vector<BenchmarkItem>> ReadItems(const EvalOptions& options) {
+  auto items = ReadBenchmark(options.benchmark);
+  if (!items.ok()) return items.status();
+  if (options.limit > 0 && static_cast<int64_t>(items->size()) > options.limit) items->resize(options.limit);
+  if (items->empty()) return absl::InvalidArgumentError(options.benchmark + ": no problems");
+  return items;
+}
+
+absl::Status CheckOptions(const EvalOptions& options) {
+  if (options.samples < 1) return absl::InvalidArgumentError("eval: samples must be >= 1");
+  if (options.temperature < 0) return absl::InvalidArgumentError("eval: temperature must be >= 0");
+  if (!(options.top_p > 0 && options.top_p <= 1)) return absl::InvalidArgumentError("eval: top_p must be in (0, 1]");
+  if (options.max_new_tokens < 1) return absl::InvalidArgumentError("eval: max_new_tokens must be >= 1");
+  if (options.out.empty()) return absl::InvalidArgumentError("eval: an output folder is required");
+  return absl::OkStatus();
+}
+
+EvalRunInfo MakeInfo(const EvalOptions& options) {
+  EvalRunInfo info;
+  info.name = options.name.empty() ? fs::path(options.out).lexically_normal().filename().string() : options.name;
+  if (info.name.empty()) info.name = fs::path(options.out).parent_path().filename().string();
+  info.backend = options.backend;
+  info.model = options.backend == "endpoint" ? absl::StrCat(options.model, " @ ",
+                                                            data::collect::RedactUrl(options.base_url))
+                                             : options.model;
+  info.benchmark = options.benchmark;
+  info.samples_per_problem = options.samples;
+  info.ks = options.ks;
+  info.settings = {{"temperature", options.temperature}, {"top_p", options.top_p},
+                   {"max_new_tokens", options.max_new_tokens}, {"prefill_think", options.prefill_think},
+                   {"instruction", options.instruction}, {"seed", options.seed}};
+  return info;
+}
+
+// Runs argv with the inherited stdio; an error unless it exits 0.
+absl::Status RunChild(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return absl::InternalError("waitpid failed");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(argv[0], " ", argv.size() > 1 ? argv[1] : "", " failed (exit status ",
+                                          WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                                          WEXITSTATUS(status) == 127 ? ", not found" : "", ")"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RenderEvalPrompt(const tok::ModelTokenization& model, const EvalOptions& options,
+                                             const std::string& problem) {
+  std::string user = options.instruction.empty() ? problem : absl::StrCat(problem, "\n", options.instruction);
+  nlohmann::json messages = nlohmann::json::array({{{"role", "user"}, {"content", user}}});
+  auto text = tok::RenderChat(model, messages, /*add_generation_prompt=*/true);
+  if (!text.ok()) return text.status();
+  if (options.prefill_think && !absl::EndsWith(*text, kThinkOpen)) text->append(kThinkOpen.data(), kThinkOpen.size());
+  return text;
+}
+
+TokenBackend MakeLlamaCppBackend(const EvalOptions& options) {
+  return [options](const std::vector<TokenRequest>& requests,
+                   const std::vector<int64_t>& stop_ids) -> absl::StatusOr<std::vector<std::vector<TokenSample>>> {
+    fs::create_directories(options.out);
+    std::string requests_path = (fs::path(options.out) / "llama_cpp_requests.jsonl").string();
+    std::string results_path = (fs::path(options.out) / "llama_cpp_results.jsonl").string();
+    std::string lines;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      for (int s = 0; s < requests[i].samples; ++s) {
+        nlohmann::json line = {{"key", absl::StrCat(i, "#", s)},
+                               {"prompt_ids", requests[i].prompt_ids},
+                               {"temperature", options.temperature},
+                               {"top_p", options.top_p},
+                               {"seed", (requests[i].seed + static_cast<uint64_t>(s)) & 0x7fffffffULL},
+                               {"max_new_tokens", options.max_new_tokens},
+                               {"stop_ids", stop_ids}};
+        absl::StrAppend(&lines, line.dump(), "\n");
+      }
+    }
+    if (auto st = data::WriteFileAtomically(requests_path, lines); !st.ok()) return st;
+    std::error_code ec;
+    fs::remove(results_path, ec);
+    std::string script = options.llama_script.empty()
+                             ? std::string(DISTILL_SOURCE_DIR) + "/tools/eval/llama_cpp_generate.js"
+                             : options.llama_script;
+    std::map<std::string, std::string> env;
+    if (!getenv("NODE_PATH")) env["NODE_PATH"] = std::string(DISTILL_SOURCE_DIR) + "/tools/npm/node_modules";
+    auto run = RunChild({options.node, script, options.model, requests_path, results_path}, env);
+    if (!run.ok()) return absl::InternalError(absl::StrCat("llama.cpp backend: ", run.message()));
+    std::vector<std::vector<TokenSample>> out(requests.size());
+    for (size_t i = 0; i < requests.size(); ++i) out[i].resize(requests[i].samples);
+    std::ifstream in(results_path);
+    std::string line;
+    int64_t line_no = 0, seen = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      std::string where = absl::StrCat(results_path, ":", line_no);
+      auto json = data::ParseJsonObjectLine(line, where);
+      if (!json.ok()) return json.status();
+      std::string key = json->value("key", "");
+      size_t hash = key.find('#');
+      size_t i = 0;
+      int s = 0;
+      try {
+        i = std::stoul(key.substr(0, hash));
+        s = std::stoi(key.substr(hash + 1));
+      } catch (...) {
+        return absl::DataLossError(where + ": bad key \"" + key + "\"");
+      }
+      if (hash == std::string::npos || i >= out.size() || s < 0 || s >= requests[i].samples)
+        return absl::DataLossError(where + ": key \"" + key + "\" matches no request");
+      for (int64_t t : json->at("tokens")) {
+        if (std::find(stop_ids.begin(), stop_ids.end(), t) != stop_ids.end()) break;
+        out[i][s].tokens.push_back(t);
+      }
+      out[i][s].finish_reason = json->value("finish_reason", "stop");
+      ++seen;
+    }
+    int64_t expected = 0;
+    for (const auto& r : requests) expected += r.samples;
+    if (seen != expected)
+      return absl::DataLossError(absl::StrCat(results_path, ": ", seen, " results for ", expected, " requests"));
+    return out;
+  };
+}
+
+absl::StatusOr<EvalResult> RunTokenEval(const EvalOptions& options, const TokenBackend& backend) {
+  if (auto st = CheckOptions(options); !st.ok()) return st;
+  auto start = std::chrono::steady_clock::now();
+  auto items = ReadItems(options);
+  if (!items.ok()) return items.status();
+  std::string tokenizer_path = options.tokenizer.empty() ? options.model : options.tokenizer;
+  auto model = tok::LoadModelTokenization(tokenizer_path, {options.template_override});
+  if (!model.ok()) return model.status();
+  auto prepared = tok::PrepareTrainingTemplate(*model);
+  if (!prepared.ok()) return prepared.status();
+  std::vector<int64_t> stop_ids(model->eos_token_ids.begin(), model->eos_token_ids.end());
+  if (auto eot = model->tokenizer->Encode(prepared->end_of_turn); eot.ok() && eot->size() == 1 &&
+      std::find(stop_ids.begin(), stop_ids.end(), (*eot)[0]) == stop_ids.end())
+    stop_ids.push_back((*eot)[0]);
+
+  std::vector<TokenRequest> requests;
+  bool think_open = false;  // the prompt ends inside a think block: the text generated continues it
+  for (size_t i = 0; i < items->size(); ++i) {
+    auto prompt = RenderEvalPrompt(*model, options, (*items)[i].problem);
+    if (!prompt.ok()) return prompt.status();
+    think_open = absl::EndsWith(*prompt, kThinkOpen);
+    auto ids = model->tokenizer->Encode(*prompt);
+    if (!ids.ok()) return ids.status();
+    requests.push_back({std::vector<int64_t>(ids->begin(), ids->end()), options.samples,
+                        ProblemSeed(options.seed, i)});
+  }
+  auto generated = backend(requests, stop_ids);
+  if (!generated.ok()) return generated.status();
+
+  std::vector<GradedSample> graded;
+  for (size_t i = 0; i < items->size(); ++i) {
+    for (int s = 0; s < options.samples; ++s) {
+      const TokenSample& sample = (*generated)[i][s];
+      std::vector<tok::TokenId> ids(sample.tokens.begin(), sample.tokens.end());
+      auto text = model->tokenizer->Decode(ids);
+      if (!text.ok()) return text.status();
+      SampleOutput output;
+      output.content = think_open ? absl::StrCat(kThinkOpen, *text) : *text;
+      output.finish_reason = sample.finish_reason;
+      // Reasoning tokens: the generated ones up to and including "</think>" (all of them when the block never
+      // closes, none when it never opened).
+      int64_t total = static_cast<int64_t>(ids.size());
+      size_t close = text->find("</think>");
+      if (close == std::string::npos) {
+        output.reasoning_tokens = absl::StartsWith(output.content, "<think>") ? total : 0;
+      } else {
+        auto head = model->tokenizer->Encode(std::string_view(*text).substr(0, close));
+        output.reasoning_tokens = head.ok() ? std::min<int64_t>(total, static_cast<int64_t>(head->size()) + 1) : -1;
+      }
+      output.answer_tokens = output.reasoning_tokens < 0 ? -1 : total - output.reasoning_tokens;
+      graded.push_back(GradeSample((*items)[i], output, static_cast<int>(i), s));
+    }
+  }
+  EvalRunInfo info = MakeInfo(options);
+  info.wall_seconds = SecondsSince(start);
+  auto metrics = WriteEvalRun(options.out, info, *items, graded);
+  if (!metrics.ok()) return metrics.status();
+  return EvalResult{*metrics, info.wall_seconds, 0};
+}
+
+absl::StatusOr<EvalResult> RunEndpointEval(const EvalOptions& options) {
+  if (auto st = CheckOptions(options); !st.ok()) return st;
+  if (options.base_url.empty()) return absl::InvalidArgumentError("eval: the endpoint backend needs --base-url");
+  auto start = std::chrono::steady_clock::now();
+  auto items = ReadItems(options);
+  if (!items.ok()) return items.status();
+  fs::create_directories(options.out);
+  std::string prompts_path = (fs::path(options.out) / "prompts.jsonl").string();
+  std::string lines;
+  for (const BenchmarkItem& item : *items)
+    absl::StrAppend(&lines, nlohmann::json{{"id", item.id}, {"prompt", item.problem}, {"answer", item.answer}}.dump(),
+                    "\n");
+  if (auto st = data::WriteFileAtomically(prompts_path, lines); !st.ok()) return st;
+
+  data::collect::CollectOptions collect;
+  collect.prompts_path = prompts_path;
+  collect.out_path = (fs::path(options.out) / "traces.jsonl").string();
+  collect.base_url = options.base_url;
+  collect.model = options.model;
+  collect.api_key_env = options.api_key_env;
+  collect.temperature = options.temperature;
+  collect.top_p = options.top_p;
+  collect.max_tokens = options.max_new_tokens;
+  collect.seed = options.seed;
+  collect.samples = options.samples;
+  collect.instruction_suffix = options.instruction;
+  collect.require_reasoning = false;  // a base model answers without reasoning: that is a result, not a fault
+  collect.accept_length = true;       // truncation is measured
+  collect.progress = data::collect::ProgressMode::kOff;
+  auto counters = data::collect::RunCollect(collect);
+  if (!counters.ok()) return counters.status();
+
+  std::map<std::string, size_t> index_of;
+  for (size_t i = 0; i < items->size(); ++i) index_of[(*items)[i].id] = i;
+  std::vector<std::vector<SampleOutput>> outputs(items->size(), std::vector<SampleOutput>(options.samples));
+  std::vector<std::vector<bool>> have(items->size(), std::vector<bool>(options.samples, false));
+  std::ifstream in(collect.out_path);
+  std::string line;
+  int64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (data::IsBlankLine(line)) continue;
+    std::string where = absl::StrCat(collect.out_path, ":", line_no);
+    auto json = data::ParseJsonObjectLine(line, where);
+    if (!json.ok()) return json.status();
+    auto trace = data::TraceFromJson(*json, where);
+    if (!trace.ok()) return trace.status();
+    auto it = index_of.find(trace->prompt_id);
+    if (it == index_of.end() || trace->sample_index < 0 || trace->sample_index >= options.samples) continue;
+    SampleOutput& out = outputs[it->second][trace->sample_index];
+    out.reasoning = trace->reasoning;
+    out.content = trace->answer;
+    out.separated = true;
+    out.finish_reason = trace->finish_reason;
+    if (trace->usage.reasoning_tokens) {
+      out.reasoning_tokens = *trace->usage.reasoning_tokens;
+      out.answer_tokens = std::max<int64_t>(0, trace->usage.completion_tokens - out.reasoning_tokens);
+    }
+    have[it->second][trace->sample_index] = true;
+  }
+  std::vector<GradedSample> graded;
+  int64_t failed = 0;
+  for (size_t i = 0; i < items->size(); ++i) {
+    for (int s = 0; s < options.samples; ++s) {
+      if (!have[i][s]) {
+        ++failed;
+        outputs[i][s].finish_reason = "error";  // the collector gave up: graded as an empty, wrong sample
+      }
+      graded.push_back(GradeSample((*items)[i], outputs[i][s], static_cast<int>(i), s));
+    }
+  }
+  EvalRunInfo info = MakeInfo(options);
+  info.settings["failed_samples"] = failed;
+  info.wall_seconds = SecondsSince(start);
+  auto metrics = WriteEvalRun(options.out, info, *items, graded);
+  if (!metrics.ok()) return metrics.status();
+  return EvalResult{*metrics, info.wall_seconds, failed};
+}
+
+}  // namespace distill::eval

@@ -1,0 +1,14 @@
+// The LibTorch backend of `distill eval`: an HF-layout checkpoint (Llama / Qwen2 / Qwen3) sampled with our
+// KV-cache decoder (trainer/decode.h), on CUDA when it is available, else on the CPU, in fp32.
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "tools/eval/runner.h"
+
+namespace distill::eval {
+
+// Loads options.model (an HF model folder) and returns a backend that samples options.samples completions per
+// request with options.temperature / top_p / max_new_tokens (temperature 0 = greedy). Errors name the folder.
+absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options);
+
+}  // namespace distill::eval
