@@ -170,6 +170,7 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
   sim.fault_seed = options.seed;
   sim.faults = teacher::FaultRates::Uniform(0.15);
   sim.slow_first_byte_ms = 300;
+  sim.threads = 32;       // one per request the collector keeps in flight
   sim.retry_after_s = 0;  // 429s still happen and are retried, without pausing the whole demo for a second each
   sim.defects.wrong_answer = 0.08;
   sim.defects.language_mix = 0.04;
