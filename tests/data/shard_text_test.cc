@@ -17,6 +17,7 @@
 #include "data/build/fingerprint.h"
 #include "data/shard/shard.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/node_reference.h"
 #include "tokenizers/bpe_trainer.h"
 #include "tokenizers/model_folder.h"
@@ -27,19 +28,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Doc = std::pair<std::vector<int32_t>, std::vector<uint8_t>>;
 
-std::string TempDir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("distill-shard-text-" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string TempDir(const std::string& name) { return testing::FreshDir("distill-shard-text", name); }
+using testing::ReadFile;
 
 // Problem → answer lines like the demo's pretraining text, with ids shared by pairs of lines.
 std::vector<json> Texts(int count) {

@@ -12,39 +12,19 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/temp_dir.h"
+
 namespace distill::eval {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("distill_benchmark_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
+using testing::TempDir;
 
 std::string Write(const TempDir& dir, const std::string& name, const std::string& contents) {
   std::string path = dir.File(name);
   std::ofstream(path, std::ios::binary) << contents;
   return path;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // The error message of reading `contents` as a benchmark (which must fail).
@@ -264,11 +244,11 @@ TEST(ConvertBenchmarkTest, Errors) {
   EXPECT_NE(r.status().message().find("dup.jsonl:2: duplicate id \"1\" (first used at line 1"), std::string::npos)
       << r.status();
 
-  const std::string before = ReadAll(in);
+  const std::string before = testing::ReadFile(in);
   r = ConvertBenchmark(in, "gsm8k", in);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("would overwrite the input"), std::string::npos);
-  EXPECT_EQ(ReadAll(in), before);
+  EXPECT_EQ(testing::ReadFile(in), before);
 }
 
 // The written line has our keys in a stable order, and "difficulty" only when set.

@@ -13,34 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/temp_dir.h"
+
 namespace distill::eval {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("distill_eval_run_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::TempDir;
 
 void WriteAll(const std::string& path, const std::string& contents) {
   std::ofstream(path, std::ios::binary) << contents;
@@ -104,13 +85,13 @@ TEST(EvalRunTest, WriteReadRoundTrip) {
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"eval.json", "samples.jsonl"}));
 
-  json eval = json::parse(ReadAll(dir + "/eval.json"));
+  json eval = json::parse(testing::ReadFile(dir + "/eval.json"));
   for (const char* key : {"name", "backend", "model", "benchmark", "samples_per_problem", "settings", "metrics",
                           "wall_seconds"}) {
     EXPECT_TRUE(eval.contains(key)) << key;
   }
   EXPECT_EQ(eval["metrics"], MetricsToJson(*written));
-  std::vector<std::string> lines = Lines(ReadAll(dir + "/samples.jsonl"));
+  std::vector<std::string> lines = Lines(testing::ReadFile(dir + "/samples.jsonl"));
   ASSERT_EQ(lines.size(), 4u);
   json first = json::parse(lines[0]);
   for (const char* key : {"id", "problem", "answer", "difficulty", "sample", "reasoning", "content",
@@ -194,8 +175,8 @@ TEST(EvalRunTest, ReadRefusesCorruptFolders) {
   Fixture f;
   const std::string dir = tmp.File("run");
   ASSERT_TRUE(WriteEvalRun(dir, f.info, f.items, f.graded).ok());
-  const std::string samples = ReadAll(dir + "/samples.jsonl");
-  const std::string eval = ReadAll(dir + "/eval.json");
+  const std::string samples = testing::ReadFile(dir + "/samples.jsonl");
+  const std::string eval = testing::ReadFile(dir + "/eval.json");
   std::vector<std::string> lines = Lines(samples);
   auto expect_error = [&](const std::string& what) {
     absl::StatusOr<EvalRun> run = ReadEvalRun(dir);

@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/node_reference.h"
 #include "tokenizers/bpe.h"
@@ -33,19 +34,8 @@ using json = nlohmann::json;
 
 const std::vector<std::string> kSpecials = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
 
-std::string TempDir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("distill-bpetrain-" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string TempDir(const std::string& name) { return testing::FreshDir("distill-bpetrain", name); }
+using testing::ReadFile;
 
 // A lexicon of `n` pseudo-English words made of common syllables (enough distinct words that a few thousand merges
 // exist), the first ones real words.
