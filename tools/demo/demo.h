@@ -26,7 +26,7 @@ struct DemoOptions {
   int pretrain_texts = 3000;    // problem → answer texts for the base
   int vocab_size = 768;
   double pretrain_epochs = 1;
-  double sft_epochs = 4.5;
+  double sft_epochs = 5.5;
   double sft_lr = 3e-3;
   int64_t sft_batch_rows = 2;   // 1024-token rows per step
   int64_t max_new_tokens = 384;
