@@ -17,6 +17,7 @@
 #include "data/build/fingerprint.h"
 #include "data/shard/shard.h"
 #include "gtest/gtest.h"
+#include "tests/testing/shard_documents.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/node_reference.h"
 #include "tokenizers/bpe_trainer.h"
@@ -26,7 +27,7 @@ namespace distill::build {
 namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using Doc = std::pair<std::vector<int32_t>, std::vector<uint8_t>>;
+using Doc = testing::ShardDocument;
 
 std::string TempDir(const std::string& name) { return testing::FreshDir("distill-shard-text", name); }
 using testing::ReadFile;
@@ -55,18 +56,7 @@ std::string WriteLines(const std::string& dir, const std::vector<json>& lines,
   return path;
 }
 
-std::vector<Doc> Documents(const shard::ShardSet& set) {
-  std::vector<Doc> docs;
-  for (size_t r = 0; r < set.num_rows(); ++r) {
-    shard::RowView row = set.Row(r);
-    for (size_t k = 0; k < row.doc_starts.size(); ++k) {
-      const size_t b = row.doc_starts[k];
-      const size_t e = k + 1 < row.doc_starts.size() ? row.doc_starts[k + 1] : row.ids.size();
-      docs.push_back({{row.ids.begin() + b, row.ids.begin() + e}, {row.mask.begin() + b, row.mask.begin() + e}});
-    }
-  }
-  return docs;
-}
+using testing::Documents;
 
 BuildOptions TextOptions(const std::string& input, const std::string& out, const std::string& model) {
   BuildOptions o;
