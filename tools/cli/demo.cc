@@ -4,6 +4,7 @@
 #include <exception>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "tools/cli/verbs.h"
@@ -15,6 +16,9 @@ namespace {
 struct DemoFlags {
   demo::DemoOptions options;
   bool quick = false;
+  // Explicit sizes win over --quick's.
+  std::optional<int> train_problems, pretrain_texts;
+  std::optional<double> pretrain_epochs, sft_epochs;
 };
 
 int RunDemo(DemoFlags& flags) {
@@ -26,6 +30,10 @@ int RunDemo(DemoFlags& flags) {
     o.pretrain_texts = 1000;
     o.sft_epochs = 2;
   }
+  if (flags.train_problems) o.train_problems = *flags.train_problems;
+  if (flags.pretrain_texts) o.pretrain_texts = *flags.pretrain_texts;
+  if (flags.pretrain_epochs) o.pretrain_epochs = *flags.pretrain_epochs;
+  if (flags.sft_epochs) o.sft_epochs = *flags.sft_epochs;
   std::printf("distill demo: every artifact goes to %s\n\n", o.work.c_str());
   absl::StatusOr<demo::DemoResult> result = absl::UnknownError("");
   try {
@@ -52,6 +60,12 @@ VerbRun Setup(CLI::App& cmd) {
   cmd.add_option("--threads", flags->options.threads, "CPU threads (0 = all cores)");
   cmd.add_option("--node", flags->options.node, "node executable for the GGUF eval")->capture_default_str();
   cmd.add_flag("--quick", flags->quick, "a shortened run (fewer problems and steps), as CI runs it");
+  cmd.add_option("--train-problems", flags->train_problems, "prompts sent to the teacher")->check(CLI::PositiveNumber);
+  cmd.add_option("--pretrain-texts", flags->pretrain_texts, "problem → answer texts for the base")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--pretrain-epochs", flags->pretrain_epochs, "epochs of the base's pretraining")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--sft-epochs", flags->sft_epochs, "epochs of SFT on the verified traces")->check(CLI::PositiveNumber);
   return [flags] { return RunDemo(*flags); };
 }
 

@@ -113,6 +113,9 @@ VerbRun Setup(CLI::App& cmd) {
   cmd.add_option("--limit", o.limit, "only the first N problems");
   cmd.add_option("--name", o.name, "the run's name in tables (default: the folder's name)");
   cmd.add_option("--node", o.node, "gguf: node executable")->capture_default_str();
+  cmd.add_option("--kv-cache", o.llama_kv_cache, "gguf: llama.cpp's KV cache type")
+      ->check(CLI::IsMember({"f16", "f32"}))
+      ->capture_default_str();
   cmd.add_option("--compare", flags->compare, "print these eval run folders side by side and exit");
   cmd.add_option("--convert", flags->convert,
                  "convert BENCHMARK from a public export (math500, aime, gsm8k, auto) into our format at -o FILE");

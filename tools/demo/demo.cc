@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "data/atomic_file.h"
 #include "data/build/builder.h"
 #include "data/collect/collector.h"
@@ -97,6 +98,17 @@ absl::StatusOr<std::vector<std::string>> TraceTexts(const fs::path& accepted) {
     texts.push_back(trace->answer);
   }
   return texts;
+}
+
+// The base's answer to a problem: its givens restated, then the answer, with no computation shown. Restating
+// teaches the base to copy numbers from the prompt, which the student's reasoning starts with.
+std::string PretrainAnswer(const teacher::Problem& problem) {
+  std::string restated;
+  if (auto solution = teacher::SolveProblem(problem.text); solution.ok())
+    restated = solution->facts.empty() ? absl::StrCat("We need ", solution->question, ".")
+                                       : absl::StrJoin(solution->facts, " ");
+  return absl::StrCat(restated, restated.empty() ? "" : " ", "The answer is ", problem.answer, ".\n\n\\boxed{",
+                      problem.answer, "}");
 }
 
 // A tiny Qwen3: GQA (4 query heads over 2 key/value heads), q/k norms, tied embeddings.
@@ -282,8 +294,7 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
   for (size_t i = 0; i < pretrain_problems.size(); ++i) {
     const teacher::Problem& p = pretrain_problems[i];
     json messages = json::array({{{"role", "user"}, {"content", teacher::MathPrompt(p.text)}},
-                                 {{"role", "assistant"},
-                                  {"content", absl::StrCat("The answer is ", p.answer, ".\n\n\\boxed{", p.answer, "}")}}});
+                                 {{"role", "assistant"}, {"content", PretrainAnswer(p)}}});
     auto text = tok::RenderChat(*tokenization, messages, false);
     if (!text.ok()) return Fail(stage, "base model", text.status());
     pretrain_lines.push_back({{"id", absl::StrCat("pretrain-", i)}, {"text", *text}});

@@ -1,7 +1,8 @@
 // The GGUF backend of `distill eval`: samples completions with llama.cpp (node-llama-cpp, CPU build) from
 // prompts our C++ side has already rendered and tokenized, so both backends see the same prompt ids.
 // Usage: node llama_cpp_generate.js MODEL.gguf REQUESTS.jsonl RESULTS.jsonl
-// A request line: {key, prompt_ids: [int], temperature, top_p, seed, max_new_tokens, stop_ids: [int], context_size}
+// A request line: {key, prompt_ids: [int], temperature, top_p, seed, max_new_tokens, stop_ids: [int], context_size,
+//                  kv_cache_type: "F16" (llama.cpp's default) | "F32"}
 // A result line:  {key, tokens: [int] (the stop token included when one ended the sample), finish_reason: "stop"|"length"}
 // temperature 0 is greedy (argmax). Results are appended and flushed one line per sample, so a caller can resume.
 "use strict";
@@ -22,7 +23,9 @@ async function main() {
   const contextSize = Math.max(64, ...requests.map((r) => r.context_size ?? (r.prompt_ids.length + r.max_new_tokens + 1)));
   // One thread by default: one sequence's matrices are small, and a second thread's synchronisation made a tiny
   // model's decoding 10x slower here (DISTILL_LLAMA_THREADS overrides for big models).
-  const context = await model.createContext({ contextSize, threads: Number(process.env.DISTILL_LLAMA_THREADS || 1) });
+  const kvType = requests.length > 0 && requests[0].kv_cache_type ? requests[0].kv_cache_type : "F16";
+  const context = await model.createContext({ contextSize, threads: Number(process.env.DISTILL_LLAMA_THREADS || 1),
+                                              experimentalKvCacheKeyType: kvType, experimentalKvCacheValueType: kvType });
   const sequence = context.getSequence();
   const out = fs.openSync(resultsPath, "a");
   for (const request of requests) {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "data/atomic_file.h"
@@ -52,6 +53,9 @@ absl::Status CheckOptions(const EvalOptions& options) {
   if (!(options.top_p > 0 && options.top_p <= 1)) return absl::InvalidArgumentError("eval: top_p must be in (0, 1]");
   if (options.max_new_tokens < 1) return absl::InvalidArgumentError("eval: max_new_tokens must be >= 1");
   if (options.out.empty()) return absl::InvalidArgumentError("eval: an output folder is required");
+  if (options.llama_kv_cache != "f16" && options.llama_kv_cache != "f32")
+    return absl::InvalidArgumentError(absl::StrCat("eval: llama.cpp KV cache type '", options.llama_kv_cache,
+                                                   "': expected f16 or f32"));
   return absl::OkStatus();
 }
 
@@ -69,6 +73,7 @@ EvalRunInfo MakeInfo(const EvalOptions& options) {
   info.settings = {{"temperature", options.temperature}, {"top_p", options.top_p},
                    {"max_new_tokens", options.max_new_tokens}, {"prefill_think", options.prefill_think},
                    {"instruction", options.instruction}, {"seed", options.seed}};
+  if (options.backend == "gguf") info.settings["llama_kv_cache"] = options.llama_kv_cache;
   return info;
 }
 
@@ -121,7 +126,8 @@ TokenBackend MakeLlamaCppBackend(const EvalOptions& options) {
                                {"top_p", options.top_p},
                                {"seed", (requests[i].seed + static_cast<uint64_t>(s)) & 0x7fffffffULL},
                                {"max_new_tokens", options.max_new_tokens},
-                               {"stop_ids", stop_ids}};
+                               {"stop_ids", stop_ids},
+                               {"kv_cache_type", absl::AsciiStrToUpper(options.llama_kv_cache)}};
         absl::StrAppend(&lines, line.dump(), "\n");
       }
     }
@@ -172,9 +178,8 @@ TokenBackend MakeLlamaCppBackend(const EvalOptions& options) {
   };
 }
 
-absl::StatusOr<EvalResult> RunTokenEval(const EvalOptions& options, const TokenBackend& backend) {
+absl::StatusOr<TokenEvalPlan> PlanTokenEval(const EvalOptions& options) {
   if (auto st = CheckOptions(options); !st.ok()) return st;
-  auto start = std::chrono::steady_clock::now();
   auto items = ReadItems(options);
   if (!items.ok()) return items.status();
   std::string tokenizer_path = options.tokenizer.empty() ? options.model : options.tokenizer;
@@ -182,31 +187,43 @@ absl::StatusOr<EvalResult> RunTokenEval(const EvalOptions& options, const TokenB
   if (!model.ok()) return model.status();
   auto prepared = tok::PrepareTrainingTemplate(*model);
   if (!prepared.ok()) return prepared.status();
-  std::vector<int64_t> stop_ids(model->eos_token_ids.begin(), model->eos_token_ids.end());
+  TokenEvalPlan plan;
+  plan.items = std::move(*items);
+  plan.stop_ids.assign(model->eos_token_ids.begin(), model->eos_token_ids.end());
   if (auto eot = model->tokenizer->Encode(prepared->end_of_turn); eot.ok() && eot->size() == 1 &&
-      std::find(stop_ids.begin(), stop_ids.end(), (*eot)[0]) == stop_ids.end())
-    stop_ids.push_back((*eot)[0]);
-
-  std::vector<TokenRequest> requests;
-  bool think_open = false;  // the prompt ends inside a think block: the text generated continues it
-  for (size_t i = 0; i < items->size(); ++i) {
-    auto prompt = RenderEvalPrompt(*model, options, (*items)[i].problem);
+      std::find(plan.stop_ids.begin(), plan.stop_ids.end(), (*eot)[0]) == plan.stop_ids.end())
+    plan.stop_ids.push_back((*eot)[0]);
+  for (size_t i = 0; i < plan.items.size(); ++i) {
+    auto prompt = RenderEvalPrompt(*model, options, plan.items[i].problem);
     if (!prompt.ok()) return prompt.status();
-    think_open = absl::EndsWith(*prompt, kThinkOpen);
+    plan.think_open = absl::EndsWith(*prompt, kThinkOpen);
     auto ids = model->tokenizer->Encode(*prompt);
     if (!ids.ok()) return ids.status();
-    requests.push_back({std::vector<int64_t>(ids->begin(), ids->end()), options.samples,
-                        ProblemSeed(options.seed, i)});
+    plan.requests.push_back({std::vector<int64_t>(ids->begin(), ids->end()), options.samples,
+                             ProblemSeed(options.seed, i)});
   }
+  plan.model = std::move(*model);
+  return plan;
+}
+
+absl::StatusOr<EvalResult> RunTokenEval(const EvalOptions& options, const TokenBackend& backend) {
+  auto start = std::chrono::steady_clock::now();
+  auto plan = PlanTokenEval(options);
+  if (!plan.ok()) return plan.status();
+  const std::vector<BenchmarkItem>& items = plan->items;
+  const tok::ModelTokenization& model = plan->model;
+  const std::vector<TokenRequest>& requests = plan->requests;
+  const std::vector<int64_t>& stop_ids = plan->stop_ids;
+  const bool think_open = plan->think_open;
   auto generated = backend(requests, stop_ids);
   if (!generated.ok()) return generated.status();
 
   std::vector<GradedSample> graded;
-  for (size_t i = 0; i < items->size(); ++i) {
+  for (size_t i = 0; i < items.size(); ++i) {
     for (int s = 0; s < options.samples; ++s) {
       const TokenSample& sample = (*generated)[i][s];
       std::vector<tok::TokenId> ids(sample.tokens.begin(), sample.tokens.end());
-      auto text = model->tokenizer->Decode(ids);
+      auto text = model.tokenizer->Decode(ids);
       if (!text.ok()) return text.status();
       SampleOutput output;
       output.content = think_open ? absl::StrCat(kThinkOpen, *text) : *text;
@@ -218,16 +235,16 @@ absl::StatusOr<EvalResult> RunTokenEval(const EvalOptions& options, const TokenB
       if (close == std::string::npos) {
         output.reasoning_tokens = absl::StartsWith(output.content, "<think>") ? total : 0;
       } else {
-        auto head = model->tokenizer->Encode(std::string_view(*text).substr(0, close));
+        auto head = model.tokenizer->Encode(std::string_view(*text).substr(0, close));
         output.reasoning_tokens = head.ok() ? std::min<int64_t>(total, static_cast<int64_t>(head->size()) + 1) : -1;
       }
       output.answer_tokens = output.reasoning_tokens < 0 ? -1 : total - output.reasoning_tokens;
-      graded.push_back(GradeSample((*items)[i], output, static_cast<int>(i), s));
+      graded.push_back(GradeSample(items[i], output, static_cast<int>(i), s));
     }
   }
   EvalRunInfo info = MakeInfo(options);
   info.wall_seconds = SecondsSince(start);
-  auto metrics = WriteEvalRun(options.out, info, *items, graded);
+  auto metrics = WriteEvalRun(options.out, info, items, graded);
   if (!metrics.ok()) return metrics.status();
   return EvalResult{*metrics, info.wall_seconds, 0};
 }

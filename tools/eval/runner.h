@@ -43,6 +43,7 @@ struct EvalOptions {
   int64_t limit = 0;              // only the first `limit` problems (0 = all)
   std::string node = "node";      // gguf: the node executable; NODE_PATH defaults to tools/npm/node_modules
   std::string llama_script;       // gguf: path of llama_cpp_generate.js (default: beside the source tree's)
+  std::string llama_kv_cache = "f16";  // gguf: llama.cpp's KV cache type, f16 (its default) or f32
   std::function<void(int64_t done, int64_t total)> on_progress;  // samples finished so far
 };
 
@@ -77,6 +78,20 @@ struct EvalResult {
   double wall_seconds = 0;
   int64_t failed_samples = 0;  // endpoint samples the collector gave up on (graded as empty, wrong)
 };
+
+// What a token backend is asked for a benchmark: the problems, one request per problem (prompt ids rendered as
+// RenderEvalPrompt does, per-problem seeds), and the ids that end a sample (the tokenizer's eos ids plus the
+// template's end-of-turn token).
+struct TokenEvalPlan {
+  std::vector<BenchmarkItem> items;
+  std::vector<TokenRequest> requests;  // requests[i] answers items[i]
+  std::vector<int64_t> stop_ids;
+  bool think_open = false;             // the prompts end inside a think block
+  tok::ModelTokenization model;        // options.tokenizer (or options.model)
+};
+
+// Reads the benchmark and tokenizer named by `options`. Errors name the file.
+absl::StatusOr<TokenEvalPlan> PlanTokenEval(const EvalOptions& options);
 
 // Runs the eval with a token backend (torch, gguf) and writes options.out. Errors: unreadable benchmark or
 // tokenizer, backend failure, unwritable folder.
