@@ -212,10 +212,7 @@ absl::StatusOr<EvalResult> RunTokenEval(const EvalOptions& options, const TokenB
   if (!plan.ok()) return plan.status();
   const std::vector<BenchmarkItem>& items = plan->items;
   const tok::ModelTokenization& model = plan->model;
-  const std::vector<TokenRequest>& requests = plan->requests;
-  const std::vector<int64_t>& stop_ids = plan->stop_ids;
-  const bool think_open = plan->think_open;
-  auto generated = backend(requests, stop_ids);
+  auto generated = backend(plan->requests, plan->stop_ids);
   if (!generated.ok()) return generated.status();
 
   std::vector<GradedSample> graded;
@@ -226,7 +223,7 @@ absl::StatusOr<EvalResult> RunTokenEval(const EvalOptions& options, const TokenB
       auto text = model.tokenizer->Decode(ids);
       if (!text.ok()) return text.status();
       SampleOutput output;
-      output.content = think_open ? absl::StrCat(kThinkOpen, *text) : *text;
+      output.content = plan->think_open ? absl::StrCat(kThinkOpen, *text) : *text;
       output.finish_reason = sample.finish_reason;
       // Reasoning tokens: the generated ones up to and including "</think>" (all of them when the block never
       // closes, none when it never opened).
