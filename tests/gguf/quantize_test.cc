@@ -198,6 +198,32 @@ TEST_F(QuantizeTest, RandomScalesFuzz) {
   }
 }
 
+// Skewed, one-sided and grid-valued blocks: the K-quant scale search accepts candidates that move its min (and
+// later candidates then search from there) and meets exact rounding ties; the lane-parallel search must agree.
+TEST_F(QuantizeTest, SkewedOneSidedAndGridBlocksFuzz) {
+  std::mt19937 rng(77);
+  std::exponential_distribution<float> skewed(3.0f);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  const int64_t n = 256;
+  std::vector<float> v;
+  for (int r = 0; r < 240; ++r) {
+    const int kind = r % 6;
+    for (int64_t i = 0; i < n; ++i) {
+      float x = 0;
+      switch (kind) {
+        case 0: x = skewed(rng); break;                                     // all positive, long tail
+        case 1: x = -skewed(rng); break;                                    // all negative
+        case 2: x = skewed(rng) - 0.1f; break;                              // mostly positive
+        case 3: x = static_cast<float>(static_cast<int>(rng() % 31) - 8) / 4.0f; break;  // a grid: rounding ties
+        case 4: x = uniform(rng) * (i % 32 < 4 ? 20.0f : 0.5f); break;      // a few large values per sub-block
+        default: x = uniform(rng) + (i % 32 == 0 ? 3.0f : 0.0f); break;     // one spike per sub-block
+      }
+      v.push_back(x);
+    }
+  }
+  for (GgmlType type : kAllTypes) ExpectSameAsGgml(type, v, n, "skewed, one-sided and grid blocks");
+}
+
 TEST_F(QuantizeTest, HalfPrecisionEdgeValues) {
   const float inf = std::numeric_limits<float>::infinity();
   const float nan = std::numeric_limits<float>::quiet_NaN();

@@ -75,9 +75,48 @@ int NearestInt(float fval) {
   return (i & 0x007fffff) - 0x00400000;
 }
 
+// The scale searches below try many candidate scales, and each candidate's sums run over the values in index order.
+// Candidates run side by side in the lanes of a vector, and the pick among them stays scalar and in ggml's order:
+// every lane does exactly the scalar operations in the same order, which keeps each lane's sums bit-identical to
+// ggml's loop while the hardware does 4 candidates at once.
+// Four lanes: one SSE register per value. Eight (two registers each) spilled to the stack and ran 1.7x slower.
+constexpr int kLanes = 4;
+using FloatLanes = float __attribute__((vector_size(4 * kLanes)));
+using IntLanes = int32_t __attribute__((vector_size(4 * kLanes)));
+
+// NearestInt in every lane.
+IntLanes NearestInts(FloatLanes v) {
+  const FloatLanes biased = v + 12582912.f;
+  IntLanes i;
+  std::memcpy(&i, &biased, sizeof(i));
+  return (i & 0x007fffff) - 0x00400000;
+}
+
+// max(lo, min(hi, l)) in every lane, through masks (SSE2 has no 32-bit integer min/max).
+IntLanes Clamp(IntLanes l, int32_t lo, int32_t hi) {
+  const IntLanes below = l < lo;  // all ones where true
+  l = (l & ~below) | (below & lo);
+  const IntLanes above = l > hi;
+  return (l & ~above) | (above & hi);
+}
+
+FloatLanes ToFloat(IntLanes l) { return __builtin_convertvector(l, FloatLanes); }
+
+// `when` (all-ones lanes) ? a : b, bit for bit.
+FloatLanes Select(IntLanes when, FloatLanes a, FloatLanes b) {
+  IntLanes a_bits, b_bits;
+  std::memcpy(&a_bits, &a, sizeof(a_bits));
+  std::memcpy(&b_bits, &b, sizeof(b_bits));
+  const IntLanes bits = (a_bits & when) | (b_bits & ~when);
+  FloatLanes out;
+  std::memcpy(&out, &bits, sizeof(out));
+  return out;
+}
+
 // make_qx_quants: symmetric signed quantization of n values to [-nmax, nmax-1] with a scale search.
 // Only the paths Q6_K uses (rmse_type 1, no importance weights) are needed.
-float MakeQxQuants(int n, int nmax, const float* x, int8_t* L) {
+template <int n, int nmax>
+float MakeQxQuants(const float* x, int8_t* L) {
   float max = 0;
   float amax = 0;
   for (int i = 0; i < n; ++i) {
@@ -104,24 +143,41 @@ float MakeQxQuants(int n, int nmax, const float* x, int8_t* L) {
   }
   float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
   float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
-    sumlx = suml2 = 0;
+  // ggml's candidates is = -9..-1, 1..9, in that order.
+  constexpr int kCandidates = 18;
+  constexpr int kGroups = (kCandidates + kLanes - 1) / kLanes;
+  float iscales[kGroups * kLanes], sumlxs[kGroups * kLanes], suml2s[kGroups * kLanes];
+  for (int c = 0; c < kGroups * kLanes; ++c) {
+    const int k = std::min(c, kCandidates - 1);  // lanes past the last candidate repeat it
+    const int is = k < 9 ? k - 9 : k - 8;
+    iscales[c] = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
+  }
+  for (int g = 0; g < kGroups; ++g) {
+    FloatLanes lane_iscale;
+    std::memcpy(&lane_iscale, iscales + g * kLanes, sizeof(lane_iscale));
+    FloatLanes lane_sumlx = {}, lane_suml2 = {};
     for (int i = 0; i < n; ++i) {
-      int l = NearestInt(iscale * x[i]);
-      l = std::max(-nmax, std::min(nmax - 1, l));
+      const FloatLanes fl = ToFloat(Clamp(NearestInts(lane_iscale * x[i]), -nmax, nmax - 1));
       const float w = x[i] * x[i];
-      sumlx += w * x[i] * static_cast<float>(l);
-      suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+      const float wx = w * x[i];
+      lane_sumlx += wx * fl;
+      lane_suml2 += (w * fl) * fl;
     }
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (int i = 0; i < n; ++i) {
-        const int l = NearestInt(iscale * x[i]);
-        L[i] = static_cast<int8_t>(nmax + std::max(-nmax, std::min(nmax - 1, l)));
-      }
-      scale = sumlx / suml2;
-      best = scale * sumlx;
+    std::memcpy(sumlxs + g * kLanes, &lane_sumlx, sizeof(lane_sumlx));
+    std::memcpy(suml2s + g * kLanes, &lane_suml2, sizeof(lane_suml2));
+  }
+  int chosen = -1;
+  for (int c = 0; c < kCandidates; ++c) {
+    if (suml2s[c] > 0 && sumlxs[c] * sumlxs[c] > best * suml2s[c]) {
+      scale = sumlxs[c] / suml2s[c];
+      best = scale * sumlxs[c];
+      chosen = c;
+    }
+  }
+  if (chosen >= 0) {
+    for (int i = 0; i < n; ++i) {
+      const int l = NearestInt(iscales[chosen] * x[i]);
+      L[i] = static_cast<int8_t>(nmax + std::max(-nmax, std::min(nmax - 1, l)));
     }
   }
   return scale;
@@ -129,8 +185,8 @@ float MakeQxQuants(int n, int nmax, const float* x, int8_t* L) {
 
 // make_qkx2_quants: asymmetric quantization (scale and min) of n values to [0, nmax], searching the scale.
 // Returns the scale; *the_min receives minus the offset (≥ 0).
-float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                     uint8_t* Laux, float rmin, float rdelta, int nstep) {
+template <int n, int nmax, int nstep>
+float MakeQkx2Quants(const float* x, const float* weights, uint8_t* L, float* the_min, float rmin, float rdelta) {
   float min = x[0];
   float max = x[0];
   float sum_w = weights[0];
@@ -158,39 +214,60 @@ float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint
     diff = diff * diff;
     best_error += weights[i] * diff;
   }
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+  // Candidates is = 0..nstep, in order. ggml moves `min` to each accepted candidate's min, and later candidates
+  // search from there; so lanes compute the candidates ahead from the current min, and after an acceptance that
+  // moves it, the rest are computed again from the new one.
+  float chosen_iscale = 0, chosen_from_min = 0;
+  bool chosen = false;
+  for (int next = 0; next <= nstep;) {
+    FloatLanes lane_iscale;
+    for (int k = 0; k < kLanes; ++k)
+      lane_iscale[k] =
+          (rmin + rdelta * static_cast<float>(std::min(next + k, nstep)) + static_cast<float>(nmax)) / (max - min);
+    FloatLanes sum_l = {}, sum_l2 = {}, sum_xl = {};
     for (int i = 0; i < n; ++i) {
-      int l = NearestInt(iscale * (x[i] - min));
-      l = std::max(0, std::min(nmax, l));
-      Laux[i] = static_cast<uint8_t>(l);
-      const float w = weights[i];
-      const float fl = static_cast<float>(l);
-      sum_l += w * fl;
-      sum_l2 += w * fl * fl;
-      sum_xl += w * fl * x[i];
+      const FloatLanes fl = ToFloat(Clamp(NearestInts(lane_iscale * (x[i] - min)), 0, nmax));
+      const FloatLanes wl = weights[i] * fl;
+      sum_l += wl;
+      sum_l2 += wl * fl;
+      sum_xl += wl * x[i];
     }
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D > 0) {
-      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-      if (this_min > 0) {
-        this_min = 0;
-        this_scale = sum_xl / sum_l2;
+    const FloatLanes D = sum_w * sum_l2 - sum_l * sum_l;
+    FloatLanes this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+    FloatLanes this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+    const IntLanes positive_min = this_min > 0;
+    const FloatLanes fallback_scale = sum_xl / sum_l2;
+    this_scale = Select(positive_min, fallback_scale, this_scale);
+    this_min = Select(positive_min, FloatLanes{}, this_min);
+    FloatLanes cur_error = {};
+    for (int i = 0; i < n; ++i) {
+      const FloatLanes fl = ToFloat(Clamp(NearestInts(lane_iscale * (x[i] - min)), 0, nmax));
+      FloatLanes diff = this_scale * fl + this_min - x[i];
+      diff = diff * diff;
+      cur_error += weights[i] * diff;
+    }
+    const float searched_from = min;
+    int restart = -1;
+    for (int k = 0; k < kLanes && next + k <= nstep; ++k) {
+      if (!(D[k] > 0) || !(cur_error[k] < best_error)) continue;
+      best_error = cur_error[k];
+      scale = this_scale[k];
+      chosen = true;
+      chosen_iscale = lane_iscale[k];
+      chosen_from_min = searched_from;
+      const bool moved = this_min[k] != min;
+      min = this_min[k];
+      if (moved) {
+        restart = next + k + 1;
+        break;
       }
-      float cur_error = 0;
-      for (int i = 0; i < n; ++i) {
-        float diff = this_scale * static_cast<float>(Laux[i]) + this_min - x[i];
-        diff = diff * diff;
-        cur_error += weights[i] * diff;
-      }
-      if (cur_error < best_error) {
-        for (int i = 0; i < n; ++i) L[i] = Laux[i];
-        best_error = cur_error;
-        scale = this_scale;
-        min = this_min;
-      }
+    }
+    next = restart >= 0 ? restart : next + kLanes;
+  }
+  if (chosen) {
+    for (int i = 0; i < n; ++i) {
+      const int l = NearestInt(chosen_iscale * (x[i] - chosen_from_min));
+      L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
     }
   }
   *the_min = -min;
@@ -209,9 +286,9 @@ void GetScaleMinK4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
 
 // Shared by Q4_K (nmax 15) and Q5_K (nmax 31): per-32 (scale, min) search, then 6-bit scales and mins packed
 // against the super-block maxima, then requantization against the packed values. Fills L[256] and the header.
-void QuantizeKBlock(const float* x, int nmax, float rmin, float rdelta, int nstep, uint8_t* L, uint16_t* d_out,
-                    uint16_t* dmin_out, uint8_t* scales_out) {
-  uint8_t Laux[32];
+template <int nmax, int nstep>
+void QuantizeKBlock(const float* x, float rmin, float rdelta, uint8_t* L, uint16_t* d_out, uint16_t* dmin_out,
+                    uint8_t* scales_out) {
   float weights[32];
   float mins[kQKK / 32];
   float scales[kQKK / 32];
@@ -222,7 +299,7 @@ void QuantizeKBlock(const float* x, int nmax, float rmin, float rdelta, int nste
     for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
     const float av_x = std::sqrt(sum_x2 / 32);
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-    scales[j] = MakeQkx2Quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, rdelta, nstep);
+    scales[j] = MakeQkx2Quants<32, nmax, nstep>(x + 32 * j, weights, L + 32 * j, &mins[j], rmin, rdelta);
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
@@ -339,7 +416,7 @@ void QuantizeRowQ4_K(const float* x, std::byte* out, int64_t n) {
   uint8_t L[kQKK];
   for (int64_t i = 0; i < n / kQKK; ++i, x += kQKK) {
     BlockQ4_K b{};
-    QuantizeKBlock(x, 15, -1.f, 0.1f, 20, L, &b.d, &b.dmin, b.scales);
+    QuantizeKBlock<15, 20>(x, -1.f, 0.1f, L, &b.d, &b.dmin, b.scales);
     uint8_t* q = b.qs;
     for (int j = 0; j < kQKK; j += 64) {
       for (int l = 0; l < 32; ++l) q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
@@ -353,7 +430,7 @@ void QuantizeRowQ5_K(const float* x, std::byte* out, int64_t n) {
   uint8_t L[kQKK];
   for (int64_t i = 0; i < n / kQKK; ++i, x += kQKK) {
     BlockQ5_K b{};
-    QuantizeKBlock(x, 31, -0.5f, 0.1f, 15, L, &b.d, &b.dmin, b.scales);
+    QuantizeKBlock<31, 15>(x, -0.5f, 0.1f, L, &b.d, &b.dmin, b.scales);
     uint8_t* ql = b.qs;
     uint8_t m1 = 1, m2 = 2;
     for (int base = 0; base < kQKK; base += 64) {
@@ -385,7 +462,7 @@ void QuantizeRowQ6_K(const float* x, std::byte* out, int64_t n) {
     float max_scale = 0;
     float max_abs_scale = 0;
     for (int ib = 0; ib < kQKK / 16; ++ib) {
-      const float scale = MakeQxQuants(16, 32, x + 16 * ib, L + 16 * ib);
+      const float scale = MakeQxQuants<16, 32>(x + 16 * ib, L + 16 * ib);
       scales[ib] = scale;
       const float abs_scale = std::fabs(scale);
       if (abs_scale > max_abs_scale) {
