@@ -2,7 +2,8 @@
 // — SFT on verified teacher traces — reasons in the teacher's think format where its base answers directly, and is
 // at least as accurate (the accuracy gap itself needs the full demo's training; see the closing note). The same
 // student checkpoint decoded greedily through LibTorch and through its f32 GGUF in llama.cpp gives the same tokens,
-// hence the same answers, except where LibTorch's two best logits tie to within float rounding.
+// hence the same answers, except where LibTorch's two best logits tie to within float rounding; and a GGUF eval
+// cut short resumes where it stopped.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -55,11 +56,11 @@ TEST(Demo, QuickRunEndToEndStudentBeatsBaseAndGgufAgreesWithLibTorch) {
   auto exported = testing::RunDistill("export " + checkpoint + " -o " + (work / "student.f32.gguf").string() +
                                       " -t f32 -q");
   ASSERT_EQ(exported.exit_code, 0) << exported.out;
-  auto f32 = testing::RunDistill("eval " + (work / "heldout.jsonl").string() + " --backend gguf -m " +
-                                 (work / "student.f32.gguf").string() + " --tokenizer " + checkpoint +
-                                 " --temperature 0 --kv-cache f32 --max-new-tokens " +
-                                 std::to_string(student->info.settings.value("max_new_tokens", 384)) + " -o " +
-                                 (work / "evals-f32" / "student-f32").string());
+  const std::string f32_eval = "eval " + (work / "heldout.jsonl").string() + " --backend gguf -m " +
+                               (work / "student.f32.gguf").string() + " --tokenizer " + checkpoint +
+                               " --temperature 0 --kv-cache f32 -o " + (work / "evals-f32" / "student-f32").string();
+  const std::string max_new_tokens = std::to_string(student->info.settings.value("max_new_tokens", 384));
+  auto f32 = testing::RunDistill(f32_eval + " --max-new-tokens " + max_new_tokens);
   ASSERT_EQ(f32.exit_code, 0) << f32.out;
   auto f32_run = eval::ReadEvalRun((work / "evals-f32" / "student-f32").string());
   ASSERT_TRUE(f32_run.ok()) << f32_run.status();
@@ -119,6 +120,35 @@ TEST(Demo, QuickRunEndToEndStudentBeatsBaseAndGgufAgreesWithLibTorch) {
               identical, plan->requests.size());
   // Ties are rare: nearly every problem decodes to the same tokens.
   EXPECT_GE(identical, static_cast<int>(plan->requests.size()) * 3 / 4);
+
+  // A rerun after a crash resumes: with the results cut to their first half and a torn line, the same eval has
+  // llama.cpp generate only the missing samples and ends with the same results. Changed settings start over.
+  const fs::path results = work / "evals-f32" / "student-f32" / "llama_cpp_results.jsonl";
+  auto read_lines = [&results] {
+    std::vector<std::string> lines;
+    std::ifstream in(results);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  };
+  const std::vector<std::string> complete = read_lines();
+  const size_t kept = complete.size() / 2;
+  {
+    std::ofstream cut(results, std::ios::trunc);
+    for (size_t i = 0; i < kept; ++i) cut << complete[i] << "\n";
+    cut << complete[kept].substr(0, complete[kept].size() / 2);  // no newline: the write a crash interrupted
+  }
+  auto resumed = testing::RunDistill(f32_eval + " --max-new-tokens " + max_new_tokens);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("llama.cpp: " + std::to_string(kept) + " of " + std::to_string(complete.size()) +
+                             " samples already in"),
+            std::string::npos)
+      << resumed.out;
+  EXPECT_EQ(read_lines(), complete);
+  auto changed = testing::RunDistill(f32_eval + " --max-new-tokens 4");
+  ASSERT_EQ(changed.exit_code, 0) << changed.out;
+  EXPECT_EQ(changed.out.find("already in"), std::string::npos) << changed.out;
+  for (const std::string& line : read_lines())
+    EXPECT_LE(nlohmann::json::parse(line).at("tokens").size(), 4u) << line;
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 // A request line: {key, prompt_ids: [int], temperature, top_p, seed, max_new_tokens, stop_ids: [int], context_size,
 //                  kv_cache_type: "F16" (llama.cpp's default) | "F32"}
 // A result line:  {key, tokens: [int] (the stop token included when one ended the sample), finish_reason: "stop"|"length"}
-// temperature 0 is greedy (argmax). Results are appended and flushed one line per sample, so a caller can resume.
+// temperature 0 is greedy (argmax). Results are appended and flushed one line per sample. A rerun keeps the complete
+// result lines already there whose key is requested (the caller removes the results when the requests changed),
+// drops a line cut short by a crash, and generates only the rest.
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -27,8 +29,12 @@ async function main() {
   const context = await model.createContext({ contextSize, threads: Number(process.env.DISTILL_LLAMA_THREADS || 1),
                                               experimentalKvCacheKeyType: kvType, experimentalKvCacheValueType: kvType });
   const sequence = context.getSequence();
+  const done = keepFinishedResults(resultsPath, requests);
+  if (done.size > 0)
+    console.error(`llama.cpp: ${done.size} of ${requests.length} samples already in ${resultsPath}, resuming`);
   const out = fs.openSync(resultsPath, "a");
   for (const request of requests) {
+    if (done.has(request.key)) continue;
     await sequence.clearHistory();
     const stops = new Set(request.stop_ids || []);
     const greedy = !(request.temperature > 0);
@@ -49,6 +55,28 @@ async function main() {
   fs.closeSync(out);
   await context.dispose();
   await model.dispose();
+}
+
+// Rewrites RESULTS with its complete, parseable lines for requested keys (first of each), and returns those keys.
+function keepFinishedResults(resultsPath, requests) {
+  const done = new Set();
+  if (!fs.existsSync(resultsPath)) return done;
+  const wanted = new Set(requests.map((r) => r.key));
+  const text = fs.readFileSync(resultsPath, "utf8");
+  const complete = text.endsWith("\n") ? text : text.slice(0, text.lastIndexOf("\n") + 1);  // a crash cuts the last
+  let kept = "";
+  for (const line of complete.split("\n")) {
+    if (line.trim() === "") continue;
+    let result;
+    try { result = JSON.parse(line); } catch (e) { continue; }
+    if (!wanted.has(result.key) || done.has(result.key) || !Array.isArray(result.tokens)) continue;
+    done.add(result.key);
+    kept += line + "\n";
+  }
+  const temp = resultsPath + ".tmp";
+  fs.writeFileSync(temp, kept);
+  fs.renameSync(temp, resultsPath);
+  return done;
 }
 
 main().catch((err) => {

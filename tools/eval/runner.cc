@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -131,9 +132,14 @@ TokenBackend MakeLlamaCppBackend(const EvalOptions& options) {
         absl::StrAppend(&lines, line.dump(), "\n");
       }
     }
-    if (auto st = data::WriteFileAtomically(requests_path, lines); !st.ok()) return st;
+    // Results survive a rerun only for the very same requests (prompts, settings, stop ids); the script then
+    // generates just the samples still missing.
+    std::string previous;
+    if (std::ifstream existing(requests_path, std::ios::binary); existing)
+      previous.assign(std::istreambuf_iterator<char>(existing), std::istreambuf_iterator<char>());
     std::error_code ec;
-    fs::remove(results_path, ec);
+    if (previous != lines) fs::remove(results_path, ec);
+    if (auto st = data::WriteFileAtomically(requests_path, lines); !st.ok()) return st;
     std::string script = options.llama_script.empty()
                              ? std::string(DISTILL_SOURCE_DIR) + "/tools/eval/llama_cpp_generate.js"
                              : options.llama_script;
