@@ -71,6 +71,13 @@ TEST(ExportRulesTest, TensorTypesFollowTheMixingRules) {
   EXPECT_EQ(TensorType(*plan, "blk.4.ffn_down.weight", {4864, 896}, 28, false), GgmlType::kQ4_K);
   EXPECT_EQ(TensorType(*plan, "blk.0.attn_v.weight", {896, 128}, 28, false), GgmlType::kQ8_0);  // Q6_K fallback
   EXPECT_EQ(TensorType(*plan, "blk.0.attn_q.bias", {896}, 28, false), GgmlType::kF32);
+  // Q5_K_M falls back to Q5_1 where Q4_K_M takes Q5_0, and both to F16 below 32-element blocks.
+  auto q5 = ParseFileType("q5_k_m");
+  ASSERT_TRUE(q5.ok());
+  EXPECT_EQ(TensorType(*q5, "blk.0.attn_q.weight", {896, 896}, 28, false), GgmlType::kQ5_1);
+  EXPECT_EQ(TensorType(*q5, "blk.0.attn_q.weight", {1536, 896}, 28, false), GgmlType::kQ5_K);
+  EXPECT_EQ(TensorType(*q5, "blk.0.attn_q.weight", {80, 80}, 28, false), GgmlType::kF16);
+  EXPECT_EQ(TensorType(*plan, "blk.0.attn_q.weight", {80, 80}, 28, false), GgmlType::kF16);
 }
 
 // --type values outside the list are refused with the list.

@@ -379,13 +379,16 @@ void ExportAndVerifyAll(const ModelSpec& s, const std::vector<ExportRun>& runs) 
 }
 
 // Qwen3 shapes (head_dim 32 ≠ hidden/heads = 16, q/k norms, tied) on the real 151,669-token vocabulary padded to
-// 151,936 rows like the released models; hidden 64 makes every K-quant fall back (Q4_K → Q5_0, Q6_K → Q8_0).
+// 151,936 rows like the released models; hidden 64 makes every K-quant fall back (Q4_K → Q5_0, Q5_K → Q5_1,
+// Q6_K → Q8_0).
 ModelSpec Qwen3Spec() {
   return {.arch = "qwen3", .vocabulary = "qwen3", .vocab_size = 151936, .hidden = 64, .intermediate = 128,
           .layers = 2, .heads = 4, .kv_heads = 2, .head_dim = 32, .tied = true, .seed = 3};
 }
 TEST(ExportTest, Qwen3TiedF32SourceFloatTypes) { ExportAndVerifyAll(Qwen3Spec(), {{"f32"}, {"f16"}}); }
-TEST(ExportTest, Qwen3TiedF32SourceQuantized) { ExportAndVerifyAll(Qwen3Spec(), {{"q8_0"}, {"q4_k_m"}}); }
+TEST(ExportTest, Qwen3TiedF32SourceQuantized) {
+  ExportAndVerifyAll(Qwen3Spec(), {{"q8_0"}, {"q4_k_m"}, {"q5_k_m"}});
+}
 
 // Qwen2 (R1-Distill-Qwen's architecture): q/k/v biases stay F32, untied output, BF16 source exported bit-exact.
 TEST(ExportTest, Qwen2BiasesUntiedBf16Source) {

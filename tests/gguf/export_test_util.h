@@ -235,9 +235,11 @@ inline GgmlType ExpectedType(const std::string& type, const std::string& name, c
   }
   if (ne[0] % 256 != 0) {
     if (t == GgmlType::kQ4_K) t = GgmlType::kQ5_0;
-    if (t == GgmlType::kQ5_K || t == GgmlType::kQ6_K) t = GgmlType::kQ8_0;
+    if (t == GgmlType::kQ5_K) t = GgmlType::kQ5_1;
+    if (t == GgmlType::kQ6_K) t = GgmlType::kQ8_0;
   }
-  if (ne[0] % 32 != 0 && (t == GgmlType::kQ4_0 || t == GgmlType::kQ5_0 || t == GgmlType::kQ8_0)) t = GgmlType::kF16;
+  if (ne[0] % 32 != 0 && (t == GgmlType::kQ4_0 || t == GgmlType::kQ5_0 || t == GgmlType::kQ5_1 || t == GgmlType::kQ8_0))
+    t = GgmlType::kF16;
   return t;
 }
 

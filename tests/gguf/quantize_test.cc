@@ -40,6 +40,7 @@ struct Ggml {
       case GgmlType::kQ8_0: symbol = "dequantize_row_q8_0"; break;
       case GgmlType::kQ4_0: symbol = "dequantize_row_q4_0"; break;
       case GgmlType::kQ5_0: symbol = "dequantize_row_q5_0"; break;
+      case GgmlType::kQ5_1: symbol = "dequantize_row_q5_1"; break;
       case GgmlType::kQ4_K: symbol = "dequantize_row_q4_K"; break;
       case GgmlType::kQ5_K: symbol = "dequantize_row_q5_K"; break;
       case GgmlType::kQ6_K: symbol = "dequantize_row_q6_K"; break;
@@ -76,9 +77,9 @@ class QuantizeTest : public ::testing::Test {
   }
 };
 
-constexpr GgmlType kAllTypes[] = {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ4_K,
-                                  GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kF16,  GgmlType::kBF16,
-                                  GgmlType::kF32};
+constexpr GgmlType kAllTypes[] = {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                                  GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kF16,
+                                  GgmlType::kBF16, GgmlType::kF32};
 
 std::vector<float> Gaussian(int64_t count, float sigma, uint32_t seed) {
   std::mt19937 rng(seed);

@@ -326,14 +326,16 @@ GgmlType TensorType(const FileTypePlan& plan, const std::string& name, const std
         UseMoreBits(layer, layers))
       type = GgmlType::kQ6_K;
   }
-  // Rows that do not fill the type's blocks fall back as llama.cpp does (Q5_K → Q8_0 here: Q5_1 is not
-  // implemented), then to F16 when even 32-element blocks do not fit.
+  // Rows that do not fill the type's blocks fall back as llama.cpp does (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0),
+  // then to F16 when even 32-element blocks do not fit.
   const int64_t row = ne.empty() ? 0 : ne[0];
   if (row % 256 != 0) {
     if (type == GgmlType::kQ4_K) type = GgmlType::kQ5_0;
-    if (type == GgmlType::kQ5_K || type == GgmlType::kQ6_K) type = GgmlType::kQ8_0;
+    if (type == GgmlType::kQ5_K) type = GgmlType::kQ5_1;
+    if (type == GgmlType::kQ6_K) type = GgmlType::kQ8_0;
   }
-  if (row % 32 != 0 && (type == GgmlType::kQ4_0 || type == GgmlType::kQ5_0 || type == GgmlType::kQ8_0))
+  if (row % 32 != 0 && (type == GgmlType::kQ4_0 || type == GgmlType::kQ5_0 || type == GgmlType::kQ5_1 ||
+                        type == GgmlType::kQ8_0))
     type = GgmlType::kF16;
   return type;
 }

@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "tools/gguf/quantize.h"
 
@@ -34,6 +35,12 @@ struct BlockQ5_0 {
   uint8_t qh[4];
   uint8_t qs[kQK / 2];
 };
+struct BlockQ5_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qh[4];
+  uint8_t qs[kQK / 2];
+};
 struct BlockQ4_K {
   uint16_t d;
   uint16_t dmin;
@@ -53,7 +60,8 @@ struct BlockQ6_K {
   int8_t scales[kQKK / 16];
   uint16_t d;
 };
-static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ5_0) == 22);
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ5_0) == 22 &&
+              sizeof(BlockQ5_1) == 24);
 static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
 
 template <typename Block>
@@ -412,6 +420,33 @@ void QuantizeRowQ5_0(const float* x, std::byte* out, int64_t n) {
   }
 }
 
+// Q5_1: 5-bit levels between each block's min and max (scale and offset, no search).
+void QuantizeRowQ5_1(const float* x, std::byte* out, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
+    float min = std::numeric_limits<float>::max();
+    float max = -std::numeric_limits<float>::max();
+    for (int j = 0; j < kQK; ++j) {
+      if (x[j] < min) min = x[j];
+      if (x[j] > max) max = x[j];
+    }
+    const float d = (max - min) / ((1 << 5) - 1);
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    BlockQ5_1 b;
+    b.d = Fp32ToFp16(d);
+    b.m = Fp32ToFp16(min);
+    uint32_t qh = 0;
+    for (int j = 0; j < kQK / 2; ++j) {
+      const uint8_t xi0 = static_cast<uint8_t>((x[j] - min) * id + 0.5f);
+      const uint8_t xi1 = static_cast<uint8_t>((x[kQK / 2 + j] - min) * id + 0.5f);
+      b.qs[j] = static_cast<uint8_t>((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
+      qh |= ((xi0 & 0x10u) >> 4) << (j + 0);
+      qh |= ((xi1 & 0x10u) >> 4) << (j + kQK / 2);
+    }
+    std::memcpy(b.qh, &qh, sizeof(qh));
+    Store(b, out, i);
+  }
+}
+
 void QuantizeRowQ4_K(const float* x, std::byte* out, int64_t n) {
   uint8_t L[kQKK];
   for (int64_t i = 0; i < n / kQKK; ++i, x += kQKK) {
@@ -540,6 +575,22 @@ void DequantizeRowQ5_0(const std::byte* in, float* y, int64_t n) {
       const uint8_t xh_1 = static_cast<uint8_t>((qh >> (j + 12)) & 0x10);
       y[j] = static_cast<float>(((b.qs[j] & 0x0F) | xh_0) - 16) * d;
       y[j + kQK / 2] = static_cast<float>(((b.qs[j] >> 4) | xh_1) - 16) * d;
+    }
+  }
+}
+
+void DequantizeRowQ5_1(const std::byte* in, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
+    const auto b = Load<BlockQ5_1>(in, i);
+    const float d = Fp16ToFp32(b.d);
+    const float m = Fp16ToFp32(b.m);
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, sizeof(qh));
+    for (int j = 0; j < kQK / 2; ++j) {
+      const uint8_t xh_0 = static_cast<uint8_t>(((qh >> (j + 0)) << 4) & 0x10);
+      const uint8_t xh_1 = static_cast<uint8_t>((qh >> (j + 12)) & 0x10);
+      y[j] = static_cast<float>((b.qs[j] & 0x0F) | xh_0) * d + m;
+      y[j + kQK / 2] = static_cast<float>((b.qs[j] >> 4) | xh_1) * d + m;
     }
   }
 }

@@ -10,6 +10,7 @@ namespace distill::gguf::internal {
 void QuantizeRowQ8_0(const float* x, std::byte* out, int64_t n);
 void QuantizeRowQ4_0(const float* x, std::byte* out, int64_t n);
 void QuantizeRowQ5_0(const float* x, std::byte* out, int64_t n);
+void QuantizeRowQ5_1(const float* x, std::byte* out, int64_t n);
 void QuantizeRowQ4_K(const float* x, std::byte* out, int64_t n);
 void QuantizeRowQ5_K(const float* x, std::byte* out, int64_t n);
 void QuantizeRowQ6_K(const float* x, std::byte* out, int64_t n);
@@ -17,6 +18,7 @@ void QuantizeRowQ6_K(const float* x, std::byte* out, int64_t n);
 void DequantizeRowQ8_0(const std::byte* in, float* y, int64_t n);
 void DequantizeRowQ4_0(const std::byte* in, float* y, int64_t n);
 void DequantizeRowQ5_0(const std::byte* in, float* y, int64_t n);
+void DequantizeRowQ5_1(const std::byte* in, float* y, int64_t n);
 void DequantizeRowQ4_K(const std::byte* in, float* y, int64_t n);
 void DequantizeRowQ5_K(const std::byte* in, float* y, int64_t n);
 void DequantizeRowQ6_K(const std::byte* in, float* y, int64_t n);

@@ -82,6 +82,7 @@ Kernels KernelsOf(GgmlType type) {
     case GgmlType::kQ8_0: return {internal::QuantizeRowQ8_0, internal::DequantizeRowQ8_0};
     case GgmlType::kQ4_0: return {internal::QuantizeRowQ4_0, internal::DequantizeRowQ4_0};
     case GgmlType::kQ5_0: return {internal::QuantizeRowQ5_0, internal::DequantizeRowQ5_0};
+    case GgmlType::kQ5_1: return {internal::QuantizeRowQ5_1, internal::DequantizeRowQ5_1};
     case GgmlType::kQ4_K: return {internal::QuantizeRowQ4_K, internal::DequantizeRowQ4_K};
     case GgmlType::kQ5_K: return {internal::QuantizeRowQ5_K, internal::DequantizeRowQ5_K};
     case GgmlType::kQ6_K: return {internal::QuantizeRowQ6_K, internal::DequantizeRowQ6_K};
