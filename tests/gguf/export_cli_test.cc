@@ -24,13 +24,13 @@ using testing::ModelSpec;
 using testing::SourceTensor;
 
 // TensorType follows gguf.md's rules for every tensor kind of a 32-layer model (use_more_bits picks layers 0-3,
-// 28-31 and every third between for attn_v / ffn_down under the _M mixes), including the fallbacks for rows
-// that do not fill K-quant blocks.
+// 28-31 and every third between for attn_v / ffn_down under the _M mixes; Q4_K_S gives attn_v of layers 0-3 and
+// ffn_down of layers 0-3 Q5_K), including the fallbacks for rows that do not fill K-quant blocks.
 TEST(ExportRulesTest, TensorTypesFollowTheMixingRules) {
   const std::vector<std::string> kinds = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up",
                                           "ffn_down"};
   int checked = 0;
-  for (const std::string type : {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m"}) {
+  for (const std::string type : {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q5_k", "q4_k_m", "q5_k_m"}) {
     auto plan = ParseFileType(type);
     ASSERT_TRUE(plan.ok()) << type;
     for (const int64_t row : {4096, 96, 80}) {  // K-quant rows, 32-multiples, neither

@@ -81,8 +81,9 @@ ExpectedVocab ReadExpectedVocab(const std::string& folder, int64_t vocab_size) {
 bool IsQuantized(GgmlType t) { return t != GgmlType::kF32 && t != GgmlType::kF16 && t != GgmlType::kBF16; }
 
 uint32_t FileTypeOf(const std::string& type) {
-  static const std::map<std::string, uint32_t> k = {{"f32", 0},  {"f16", 1},  {"bf16", 32},   {"q8_0", 7},
-                                                    {"q4_0", 2}, {"q6_k", 18}, {"q4_k_m", 15}, {"q5_k_m", 17}};
+  static const std::map<std::string, uint32_t> k = {
+      {"f32", 0},   {"f16", 1},   {"bf16", 32}, {"q8_0", 7},    {"q4_0", 2},
+      {"q4_k", 14}, {"q5_k", 16}, {"q6_k", 18}, {"q4_k_m", 15}, {"q5_k_m", 17}};
   return k.at(type);
 }
 
@@ -407,7 +408,8 @@ ModelSpec Llama3Spec() {
 TEST(ExportTest, Llama3RopeScalingKQuants) { ExportAndVerifyAll(Llama3Spec(), {{"q4_k_m"}, {"q8_0"}}); }
 // The other mixes on the same model: Q5_K_M (Q5_K base, Q6_K exceptions), Q4_0 (output Q6_K), Q6_K.
 TEST(ExportTest, Llama3OtherMixes) { ExportAndVerifyAll(Llama3Spec(), {{"q5_k_m"}, {"q4_0"}}); }
-TEST(ExportTest, Llama3Q6K) { ExportAndVerifyAll(Llama3Spec(), {{"q6_k"}}); }
+// Q6_K, and Q4_K_S (plain q4_k: attn_v of every layer here is one of the first four, so Q5_K).
+TEST(ExportTest, Llama3Q6KAndQ4KS) { ExportAndVerifyAll(Llama3Spec(), {{"q6_k"}, {"q4_k"}}); }
 
 // The DeepSeek-V3 vocabulary (deepseek-v3 pre-tokenizer, 128,815 tokens padded to 129,280) on llama shapes,
 // untied, head_dim 16.

@@ -224,6 +224,13 @@ inline GgmlType ExpectedType(const std::string& type, const std::string& name, c
     t = GgmlType::kQ6_K;
   } else if (type == "q4_0") {
     t = output ? GgmlType::kQ6_K : GgmlType::kQ4_0;
+  } else if (type == "q4_k" || type == "q5_k") {  // llama.cpp's Q4_K_S and Q5_K_S
+    int64_t i = -1;
+    if (name.starts_with("blk.")) i = std::stoll(name.substr(4));
+    t = output ? GgmlType::kQ6_K : type == "q4_k" ? GgmlType::kQ4_K : GgmlType::kQ5_K;
+    if (type == "q4_k" && i >= 0 &&
+        ((name.ends_with("attn_v.weight") && i < 4) || (name.ends_with("ffn_down.weight") && i < layers / 8)))
+      t = GgmlType::kQ5_K;
   } else if (type == "q4_k_m" || type == "q5_k_m") {
     t = type == "q4_k_m" ? GgmlType::kQ4_K : GgmlType::kQ5_K;
     int64_t i = -1;

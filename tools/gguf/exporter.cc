@@ -296,7 +296,7 @@ absl::StatusOr<FileTypePlan> ParseFileType(const std::string& name) {
   static const std::map<std::string, FileTypePlan> kPlans = {
       {"f32", {"f32", GgmlType::kF32, 0, false}},      {"f16", {"f16", GgmlType::kF16, 1, false}},
       {"bf16", {"bf16", GgmlType::kBF16, 32, false}},  {"q8_0", {"q8_0", GgmlType::kQ8_0, 7, false}},
-      {"q4_0", {"q4_0", GgmlType::kQ4_0, 2, false}},   {"q4_k", {"q4_k", GgmlType::kQ4_K, 14, false}},
+      {"q4_0", {"q4_0", GgmlType::kQ4_0, 2, false}},   {"q4_k", {"q4_k", GgmlType::kQ4_K, 14, false, true}},
       {"q5_k", {"q5_k", GgmlType::kQ5_K, 16, false}},  {"q6_k", {"q6_k", GgmlType::kQ6_K, 18, false}},
       {"q4_k_m", {"q4_k_m", GgmlType::kQ4_K, 15, true}}, {"q5_k_m", {"q5_k_m", GgmlType::kQ5_K, 17, true}},
   };
@@ -325,6 +325,10 @@ GgmlType TensorType(const FileTypePlan& plan, const std::string& name, const std
     if (plan.mix_m && layer >= 0 && (name.ends_with("attn_v.weight") || name.ends_with("ffn_down.weight")) &&
         UseMoreBits(layer, layers))
       type = GgmlType::kQ6_K;
+    // llama.cpp's Q4_K_S (what a plain q4_k file type means) spends a little more on the first layers.
+    if (plan.mix_q4_k_s && ((name.ends_with("attn_v.weight") && layer >= 0 && layer < 4) ||
+                            (name.ends_with("ffn_down.weight") && layer >= 0 && layer < layers / 8)))
+      type = GgmlType::kQ5_K;
   }
   // Rows that do not fill the type's blocks fall back as llama.cpp does (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0),
   // then to F16 when even 32-element blocks do not fit.

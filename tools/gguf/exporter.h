@@ -20,6 +20,7 @@ struct FileTypePlan {
   GgmlType base;           // type of the 2-D weights before the mix's exceptions
   uint32_t file_type = 0;  // general.file_type (llama_ftype)
   bool mix_m = false;      // the _M mixes: attn_v / ffn_down get Q6_K on use_more_bits layers
+  bool mix_q4_k_s = false;  // Q4_K_S: attn_v of layers 0-3 and ffn_down of the first eighth of layers get Q5_K
 };
 absl::StatusOr<FileTypePlan> ParseFileType(const std::string& name);
 
