@@ -232,9 +232,10 @@ float MakeQkx2Quants(const float* x, const float* weights, uint8_t* L, float* th
     for (int k = 0; k < kLanes; ++k)
       lane_iscale[k] =
           (rmin + rdelta * static_cast<float>(std::min(next + k, nstep)) + static_cast<float>(nmax)) / (max - min);
+    FloatLanes levels[n];  // each candidate's level of each value, reused by the error sums below
     FloatLanes sum_l = {}, sum_l2 = {}, sum_xl = {};
     for (int i = 0; i < n; ++i) {
-      const FloatLanes fl = ToFloat(Clamp(NearestInts(lane_iscale * (x[i] - min)), 0, nmax));
+      const FloatLanes fl = levels[i] = ToFloat(Clamp(NearestInts(lane_iscale * (x[i] - min)), 0, nmax));
       const FloatLanes wl = weights[i] * fl;
       sum_l += wl;
       sum_l2 += wl * fl;
@@ -249,8 +250,7 @@ float MakeQkx2Quants(const float* x, const float* weights, uint8_t* L, float* th
     this_min = Select(positive_min, FloatLanes{}, this_min);
     FloatLanes cur_error = {};
     for (int i = 0; i < n; ++i) {
-      const FloatLanes fl = ToFloat(Clamp(NearestInts(lane_iscale * (x[i] - min)), 0, nmax));
-      FloatLanes diff = this_scale * fl + this_min - x[i];
+      FloatLanes diff = this_scale * levels[i] + this_min - x[i];
       diff = diff * diff;
       cur_error += weights[i] * diff;
     }
@@ -399,23 +399,41 @@ void QuantizeRowQ4_0(const float* x, std::byte* out, int64_t n) {
   }
 }
 
+namespace {
+
+// Q5_0 and Q5_1 store 32 five-bit levels alike: value j's low nibble in qs[j % 16] (low half for j < 16, high
+// half after), and its fifth bit as bit j of the little-endian word qh.
+void PackFiveBitLevels(const uint8_t* levels, uint8_t* qs, uint8_t* qh_bytes) {
+  uint32_t qh = 0;
+  for (int j = 0; j < kQK / 2; ++j) {
+    qs[j] = static_cast<uint8_t>((levels[j] & 0x0F) | ((levels[kQK / 2 + j] & 0x0F) << 4));
+    qh |= ((levels[j] & 0x10u) >> 4) << j;
+    qh |= ((levels[kQK / 2 + j] & 0x10u) >> 4) << (j + kQK / 2);
+  }
+  std::memcpy(qh_bytes, &qh, sizeof(qh));
+}
+
+void UnpackFiveBitLevels(const uint8_t* qs, const uint8_t* qh_bytes, int* levels) {
+  uint32_t qh;
+  std::memcpy(&qh, qh_bytes, sizeof(qh));
+  for (int j = 0; j < kQK / 2; ++j) {
+    levels[j] = (qs[j] & 0x0F) | static_cast<int>(((qh >> j) << 4) & 0x10);
+    levels[kQK / 2 + j] = (qs[j] >> 4) | static_cast<int>((qh >> (j + 12)) & 0x10);
+  }
+}
+
+}  // namespace
+
 void QuantizeRowQ5_0(const float* x, std::byte* out, int64_t n) {
   for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
     const float d = SignedAbsMax(x) / -16;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     BlockQ5_0 b;
     b.d = Fp32ToFp16(d);
-    uint32_t qh = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const float x0 = x[j] * id;
-      const float x1 = x[kQK / 2 + j] * id;
-      const uint8_t xi0 = static_cast<uint8_t>(std::min<int>(31, static_cast<int8_t>(x0 + 16.5f)));
-      const uint8_t xi1 = static_cast<uint8_t>(std::min<int>(31, static_cast<int8_t>(x1 + 16.5f)));
-      b.qs[j] = static_cast<uint8_t>((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
-      qh |= ((xi0 & 0x10u) >> 4) << (j + 0);
-      qh |= ((xi1 & 0x10u) >> 4) << (j + kQK / 2);
-    }
-    std::memcpy(b.qh, &qh, sizeof(qh));
+    uint8_t levels[kQK];
+    for (int j = 0; j < kQK; ++j)
+      levels[j] = static_cast<uint8_t>(std::min<int>(31, static_cast<int8_t>(x[j] * id + 16.5f)));
+    PackFiveBitLevels(levels, b.qs, b.qh);
     Store(b, out, i);
   }
 }
@@ -434,15 +452,9 @@ void QuantizeRowQ5_1(const float* x, std::byte* out, int64_t n) {
     BlockQ5_1 b;
     b.d = Fp32ToFp16(d);
     b.m = Fp32ToFp16(min);
-    uint32_t qh = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const uint8_t xi0 = static_cast<uint8_t>((x[j] - min) * id + 0.5f);
-      const uint8_t xi1 = static_cast<uint8_t>((x[kQK / 2 + j] - min) * id + 0.5f);
-      b.qs[j] = static_cast<uint8_t>((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
-      qh |= ((xi0 & 0x10u) >> 4) << (j + 0);
-      qh |= ((xi1 & 0x10u) >> 4) << (j + kQK / 2);
-    }
-    std::memcpy(b.qh, &qh, sizeof(qh));
+    uint8_t levels[kQK];
+    for (int j = 0; j < kQK; ++j) levels[j] = static_cast<uint8_t>((x[j] - min) * id + 0.5f);
+    PackFiveBitLevels(levels, b.qs, b.qh);
     Store(b, out, i);
   }
 }
@@ -568,14 +580,9 @@ void DequantizeRowQ5_0(const std::byte* in, float* y, int64_t n) {
   for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
     const auto b = Load<BlockQ5_0>(in, i);
     const float d = Fp16ToFp32(b.d);
-    uint32_t qh;
-    std::memcpy(&qh, b.qh, sizeof(qh));
-    for (int j = 0; j < kQK / 2; ++j) {
-      const uint8_t xh_0 = static_cast<uint8_t>(((qh >> (j + 0)) << 4) & 0x10);
-      const uint8_t xh_1 = static_cast<uint8_t>((qh >> (j + 12)) & 0x10);
-      y[j] = static_cast<float>(((b.qs[j] & 0x0F) | xh_0) - 16) * d;
-      y[j + kQK / 2] = static_cast<float>(((b.qs[j] >> 4) | xh_1) - 16) * d;
-    }
+    int levels[kQK];
+    UnpackFiveBitLevels(b.qs, b.qh, levels);
+    for (int j = 0; j < kQK; ++j) y[j] = static_cast<float>(levels[j] - 16) * d;
   }
 }
 
@@ -584,14 +591,9 @@ void DequantizeRowQ5_1(const std::byte* in, float* y, int64_t n) {
     const auto b = Load<BlockQ5_1>(in, i);
     const float d = Fp16ToFp32(b.d);
     const float m = Fp16ToFp32(b.m);
-    uint32_t qh;
-    std::memcpy(&qh, b.qh, sizeof(qh));
-    for (int j = 0; j < kQK / 2; ++j) {
-      const uint8_t xh_0 = static_cast<uint8_t>(((qh >> (j + 0)) << 4) & 0x10);
-      const uint8_t xh_1 = static_cast<uint8_t>((qh >> (j + 12)) & 0x10);
-      y[j] = static_cast<float>((b.qs[j] & 0x0F) | xh_0) * d + m;
-      y[j + kQK / 2] = static_cast<float>((b.qs[j] >> 4) | xh_1) * d + m;
-    }
+    int levels[kQK];
+    UnpackFiveBitLevels(b.qs, b.qh, levels);
+    for (int j = 0; j < kQK; ++j) y[j] = static_cast<float>(levels[j]) * d + m;
   }
 }
 
