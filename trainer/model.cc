@@ -125,6 +125,16 @@ void InitRandom(Model& model, uint64_t seed) {
   }
 }
 
+double TrainingFlopsPerToken(const Model& model, double mean_context) {
+  double params = 0;
+  for (const auto& p : model.parameters()) params += static_cast<double>(p.numel());
+  const hf::ModelConfig& c = model.config;
+  // Per layer and token: QKᵀ and AV, 2 FLOPs per multiply-add, over half the context (causal), times 3 for backward.
+  const double attention = 6.0 * static_cast<double>(c.num_hidden_layers * c.num_attention_heads * c.head_dim) *
+                           mean_context;
+  return 6.0 * params + attention;
+}
+
 const torch::Tensor& LmHeadWeight(const Model& model) {
   return model.lm_head ? model.lm_head->weight : model.model->embed_tokens->weight;
 }

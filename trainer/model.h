@@ -70,6 +70,11 @@ struct KvCache {
 // cache.length(), and the new keys/values are appended to `cache`.
 torch::Tensor HiddenCached(const Model& model, const torch::Tensor& ids, KvCache& cache);
 
+// Model FLOPs of training per token (forward and backward, recompute not counted), for MFU: 6 × parameters for
+// the matmuls plus causal attention over `mean_context` keys per token (Σ document length² / tokens; the row
+// length when a row is one document), as PaLM's appendix counts them.
+double TrainingFlopsPerToken(const Model& model, double mean_context);
+
 // hidden [..., H] @ LmHeadWeight(model)ᵀ -> logits [..., vocab] in the model dtype.
 torch::Tensor Logits(const Model& model, const torch::Tensor& hidden);
 

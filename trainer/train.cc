@@ -5,7 +5,6 @@
 #include "trainer/train.h"
 
 #include <ATen/Parallel.h>
-#include <sys/resource.h>
 #include <torch/cuda.h>
 
 #include <chrono>
@@ -20,6 +19,7 @@
 #include "trainer/checkpoint_io.h"
 #include "trainer/distributed.h"
 #include "trainer/lora.h"
+#include "trainer/memory.h"
 #include "trainer/loss.h"
 #include "trainer/optim.h"
 #include "trainer/train_checkpoint.h"
@@ -47,13 +47,6 @@ absl::StatusOr<torch::Device> ResolveDevice(const std::string& name, int local_r
     }
   }
   return absl::InvalidArgumentError("train.device: expected auto, cpu, cuda or cuda:N, got \"" + name + "\"");
-}
-
-// Peak RSS of this process; on CUDA, device memory is not included yet.
-double PeakRssMb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
 // A batch's buffers as tensors on `device`.
@@ -109,14 +102,6 @@ absl::StatusOr<double> Evaluate(const Model& model, const shard::ShardSet& set, 
   return *global_tokens > 0 ? *global_sum / static_cast<double>(*global_tokens) : 0.0;
 }
 
-// Approximate training FLOPs per token (6N for the matmuls, plus attention over the row), for MFU on CUDA.
-double FlopsPerToken(const Model& model, int64_t seq_len) {
-  double params = 0;
-  for (const auto& p : model.parameters()) params += static_cast<double>(p.numel());
-  const hf::ModelConfig& c = model.config;
-  const double attention = 6.0 * c.num_hidden_layers * c.num_attention_heads * c.head_dim * seq_len;
-  return 6.0 * params + attention;
-}
 
 }  // namespace
 
@@ -218,7 +203,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     if (auto s = run.StartMetrics(); !s.ok()) return s;
   }
 
-  const double flops_per_token = FlopsPerToken(*model, (*train_set)->seq_len());
+  const double flops_per_token = TrainingFlopsPerToken(*model, static_cast<double>((*train_set)->seq_len()));
   for (int64_t step = start_step + 1; step <= total_steps; ++step) {
     const auto started = Clock::now();
     std::vector<shard::Batch> batches;
@@ -279,7 +264,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     // MFU needs the accelerator's peak: DISTILL_PEAK_TFLOPS per device (e.g. 989 for an H100's dense bf16).
     if (const char* peak = std::getenv("DISTILL_PEAK_TFLOPS"); peak && cuda)
       m.mfu = m.tokens_per_s * flops_per_token / ((*dp)->world_size() * std::atof(peak) * 1e12);
-    m.memory_mb = PeakRssMb();
+    m.memory_mb = PeakMemoryMb(*device);
     const bool last = step == total_steps;
     if (val_set && ((o.eval_every > 0 && step % o.eval_every == 0) || last)) {
       model->eval();

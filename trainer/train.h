@@ -78,7 +78,7 @@ struct StepMetrics {
   int64_t loss_tokens = 0;
   double tokens_per_s = 0;
   double mfu = 0;           // model FLOPs utilisation estimate (0 on CPU, where no peak is known)
-  double memory_mb = 0;     // peak RSS (CPU) or peak CUDA memory
+  double memory_mb = 0;     // peak CUDA memory allocated to tensors on CUDA, peak RSS on the CPU
   std::optional<double> val_loss;
   nlohmann::json ToJson() const;
 };
