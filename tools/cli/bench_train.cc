@@ -34,6 +34,7 @@
 
 #include "nlohmann/json.hpp"
 #include "tools/cli/bench.h"
+#include "tools/cli/torch_verbs.h"
 #include "trainer/checkpoint_io.h"
 #include "trainer/hf/model_config.h"
 #include "trainer/loss.h"
@@ -401,9 +402,6 @@ BenchRun SetupBenchTrain(CLI::App& cmd) {
 
 }  // namespace
 
-DISTILL_REGISTER_BENCH(train, "train",
-                       "CPU training tokens/s and peak RSS vs PyTorch eager (HF-style, python3-torch) on the same "
-                       "model, batch and AdamW steps",
-                       SetupBenchTrain);
+DISTILL_REGISTER_BENCH(train, kBenchTrain.name, kBenchTrain.description, SetupBenchTrain);
 
 }  // namespace distill::cli

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "tools/cli/torch_verbs.h"
 #include "tools/cli/verbs.h"
 #include "tools/demo/demo.h"
 
@@ -73,5 +74,5 @@ VerbRun Setup(CLI::App& cmd) {
 }  // namespace
 }  // namespace distill::cli
 
-DISTILL_REGISTER_VERB(demo_verb, "demo", "Run the whole pipeline offline on this machine, end to end, with a report",
-                      5, distill::cli::Setup);
+DISTILL_REGISTER_VERB(demo_verb, distill::cli::kDemoVerb.name, distill::cli::kDemoVerb.description,
+                      distill::cli::kDemoVerb.order, distill::cli::Setup);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "tools/cli/torch_verbs.h"
 #include "tools/cli/verbs.h"
 #include "tools/eval/eval_run.h"
 #include "tools/eval/runner.h"
@@ -126,5 +127,5 @@ VerbRun Setup(CLI::App& cmd) {
 }  // namespace
 }  // namespace distill::cli
 
-DISTILL_REGISTER_VERB(eval_verb, "eval", "Evaluate a model (endpoint, HF checkpoint, GGUF) on a benchmark: pass@1, maj@n …",
-                      85, distill::cli::Setup);
+DISTILL_REGISTER_VERB(eval_verb, distill::cli::kEvalVerb.name, distill::cli::kEvalVerb.description,
+                      distill::cli::kEvalVerb.order, distill::cli::Setup);

@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "distill_version.h"
+#include "tools/cli/torch_verbs.h"
 #include "tools/cli/verbs.h"
 
 namespace distill::cli {
@@ -36,6 +37,10 @@ bool RegisterVerb(std::string name, std::string description, int order, VerbSetu
 
 int main(int argc, char** argv) {
   using distill::cli::Registry;
+#if defined(DISTILL_FORWARD_TORCH_VERBS)
+  // distill: the LibTorch verbs run in distill-torch (tools/cli/torch_verbs.h).
+  if (distill::cli::IsTorchCommand(argc, argv)) return distill::cli::ExecTorchVerbs(argc, argv);
+#endif
   CLI::App app{"distill — make reasoning distills: collect teacher traces, build SFT shards, fine-tune, export GGUF"};
   app.set_version_flag("--version", std::string("distill ") + DISTILL_VERSION_STRING);
   app.require_subcommand(1);

@@ -16,6 +16,7 @@
 #include "tokenizers/model_folder.h"
 #include "tokenizers/training_view.h"
 #include "tools/cli/progress_line.h"
+#include "tools/cli/torch_verbs.h"
 #include "tools/cli/verbs.h"
 #include "tools/config/config.h"
 #include "trainer/train.h"
@@ -212,5 +213,5 @@ VerbRun Setup(CLI::App& cmd) {
 }  // namespace
 }  // namespace distill::cli
 
-DISTILL_REGISTER_VERB(train, "train", "Fine-tune a base model on shards (SFT, LoRA, pretraining) into a run folder",
-                      70, distill::cli::Setup);
+DISTILL_REGISTER_VERB(train, distill::cli::kTrainVerb.name, distill::cli::kTrainVerb.description,
+                      distill::cli::kTrainVerb.order, distill::cli::Setup);
