@@ -20,17 +20,26 @@ SolutionStep Step(int64_t a, char op, int64_t b) {
 
 // Replays the working: checks each column's equation and rebuilds the result from the written digits.
 int64_t Replay(const std::string& work) {
-  static const std::regex column(R"((\d+) (\+|-|×) (\d+) (\+|-) (\d+) (?:is negative, borrow: (\d+) - \d+ - \d+ )?= (\d+), write (\d+) (carry|borrow) (\d+)\.)");
+  // "x + y + c = v", "x - y - b = v" (or "… is negative, borrow: x+10 - y - b = v"), "x × y = p, p + c = v";
+  // then ", write d carry|borrow k."
+  static const std::regex column(
+      R"((\d+) (\+|-|×) (\d+) (?:= (\d+), (\d+) )?(\+|-) (\d+) (?:is negative, borrow: (\d+) - \d+ - \d+ )?= (\d+), )"
+      R"(write (\d+) (carry|borrow) (\d+)\.)");
   static const std::regex lead(R"(The carry (\d+) leads\.)");
   std::string digits;
   for (std::sregex_iterator it(work.begin(), work.end(), column), end; it != end; ++it) {
     const std::smatch& m = *it;
-    int64_t x = std::stoll(m[1]), y = std::stoll(m[3]), c = std::stoll(m[5]), value = std::stoll(m[7]);
+    int64_t x = std::stoll(m[1]), y = std::stoll(m[3]), c = std::stoll(m[7]), value = std::stoll(m[9]);
     std::string op = m[2];
-    int64_t expected = op == "+" ? x + y + c : op == "×" ? x * y + c : (m[6].matched ? std::stoll(m[6]) : x) - y - c;
+    EXPECT_EQ(op == "×", m[4].matched) << "a product is stated before its carry is added, and only then: " << m[0];
+    if (m[4].matched) {
+      EXPECT_EQ(std::stoll(m[4]), x * y) << m[0];
+      EXPECT_EQ(std::stoll(m[5]), x * y) << m[0];
+    }
+    int64_t expected = op == "+" ? x + y + c : op == "×" ? x * y + c : (m[8].matched ? std::stoll(m[8]) : x) - y - c;
     EXPECT_EQ(expected, value) << m[0];
-    EXPECT_EQ(std::stoll(m[8]), value % 10) << m[0];
-    digits.insert(digits.begin(), m[8].str()[0]);
+    EXPECT_EQ(std::stoll(m[10]), value % 10) << m[0];
+    digits.insert(digits.begin(), m[10].str()[0]);
   }
   std::smatch m;
   if (std::regex_search(work, m, lead)) digits.insert(0, m[1].str());

@@ -53,14 +53,20 @@ std::string Subtract(int64_t a, int64_t b) {
   return absl::StrJoin(columns, " ");
 }
 
+// A multiplication column states the table fact first and then adds the carry ("7 × 6 = 42, 42 + 4 = 46"), as
+// people say it: a student then learns the 64 products and small additions instead of ~650 fused "x × d + c" facts.
+std::string ProductFact(int64_t x, int64_t d, int64_t carry) {
+  const int64_t product = x * d;
+  return absl::StrCat(x, " × ", d, " = ", product, ", ", product, " + ", carry, " = ", product + carry);
+}
+
 std::string MultiplyByDigit(int64_t a, int64_t d) {
   std::vector<std::string> columns;
   int64_t carry = 0;
   for (int x : DigitsFromRight(a)) {
-    int64_t product = x * d + carry;
-    columns.push_back(
-        absl::StrCat(x, " × ", d, " + ", carry, " = ", product, ", write ", product % 10, " carry ", product / 10, "."));
-    carry = product / 10;
+    const int64_t total = x * d + carry;
+    columns.push_back(absl::StrCat(ProductFact(x, d, carry), ", write ", total % 10, " carry ", total / 10, "."));
+    carry = total / 10;
   }
   if (carry) columns.push_back(absl::StrCat("The carry ", carry, " leads."));
   return absl::StrJoin(columns, " ");
