@@ -25,7 +25,8 @@ using testing::SourceTensor;
 
 // TensorType follows gguf.md's rules for every tensor kind of a 32-layer model (use_more_bits picks layers 0-3,
 // 28-31 and every third between for attn_v / ffn_down under the _M mixes; Q4_K_S gives attn_v of layers 0-3 and
-// ffn_down of layers 0-3 Q5_K), including the fallbacks for rows that do not fill K-quant blocks.
+// ffn_down of layers 0-3 Q5_K; a 70B's attn_v goes from Q4_K to Q5_K), including the fallbacks for rows that do
+// not fill K-quant blocks.
 TEST(ExportRulesTest, TensorTypesFollowTheMixingRules) {
   const std::vector<std::string> kinds = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up",
                                           "ffn_down"};
@@ -34,7 +35,8 @@ TEST(ExportRulesTest, TensorTypesFollowTheMixingRules) {
     auto plan = ParseFileType(type);
     ASSERT_TRUE(plan.ok()) << type;
     for (const int64_t row : {4096, 96, 80}) {  // K-quant rows, 32-multiples, neither
-      for (const bool tied : {false, true}) {
+      for (const int flags : {0, 1, 2, 3}) {
+        const bool tied = flags & 1, is_70b = flags & 2;
         std::vector<std::string> names = {"token_embd.weight", "output.weight", "output_norm.weight"};
         for (int i = 0; i < 32; ++i)
           for (const std::string& k : kinds) names.push_back("blk." + std::to_string(i) + "." + k + ".weight");
@@ -43,14 +45,15 @@ TEST(ExportRulesTest, TensorTypesFollowTheMixingRules) {
           const std::vector<int64_t> ne =
               name.ends_with("_norm.weight") || name.ends_with(".bias") ? std::vector<int64_t>{row}
                                                                         : std::vector<int64_t>{row, 64};
-          EXPECT_EQ(TensorType(*plan, name, ne, 32, tied), testing::ExpectedType(type, name, ne, 32, tied))
-              << type << " " << name << " row " << row << (tied ? " tied" : "");
+          EXPECT_EQ(TensorType(*plan, name, ne, 32, tied, is_70b),
+                    testing::ExpectedType(type, name, ne, 32, tied, is_70b))
+              << type << " " << name << " row " << row << (tied ? " tied" : "") << (is_70b ? " 70B" : "");
           ++checked;
         }
       }
     }
   }
-  EXPECT_GT(checked, 9000);
+  EXPECT_GT(checked, 18000);
   // Spot checks written out by hand: Q4_K_M on a 32-layer model.
   auto plan = ParseFileType("Q4_K_M");  // case-insensitive
   ASSERT_TRUE(plan.ok());
@@ -71,6 +74,13 @@ TEST(ExportRulesTest, TensorTypesFollowTheMixingRules) {
   EXPECT_EQ(TensorType(*plan, "blk.4.ffn_down.weight", {4864, 896}, 28, false), GgmlType::kQ4_K);
   EXPECT_EQ(TensorType(*plan, "blk.0.attn_v.weight", {896, 128}, 28, false), GgmlType::kQ8_0);  // Q6_K fallback
   EXPECT_EQ(TensorType(*plan, "blk.0.attn_q.bias", {896}, 28, false), GgmlType::kF32);
+  // A 70B (80 layers): attn_v of the layers use_more_bits skips gets Q5_K instead of Q4_K; nothing else changes.
+  // (use_more_bits over 80 layers: 0-9, 70-79 and every third from 12.)
+  EXPECT_EQ(TensorType(*plan, "blk.11.attn_v.weight", {8192, 1024}, 80, false, true), GgmlType::kQ5_K);
+  EXPECT_EQ(TensorType(*plan, "blk.11.attn_v.weight", {8192, 1024}, 80, false, false), GgmlType::kQ4_K);
+  EXPECT_EQ(TensorType(*plan, "blk.12.attn_v.weight", {8192, 1024}, 80, false, true), GgmlType::kQ6_K);
+  EXPECT_EQ(TensorType(*plan, "blk.11.attn_q.weight", {8192, 8192}, 80, false, true), GgmlType::kQ4_K);
+  EXPECT_EQ(TensorType(*plan, "blk.11.ffn_down.weight", {28672, 8192}, 80, false, true), GgmlType::kQ4_K);
   // Q5_K_M falls back to Q5_1 where Q4_K_M takes Q5_0, and both to F16 below 32-element blocks.
   auto q5 = ParseFileType("q5_k_m");
   ASSERT_TRUE(q5.ok());
@@ -338,6 +348,26 @@ TEST(ExportCliTest, ExportThenInspect) {
   EXPECT_NE(out.find("q3_k"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(folder + "/out/bad.gguf"));
   fs::remove_all(folder);
+}
+
+// Property: the 70B class follows llama.cpp's model types: 80 layers of llama with GQA (Llama-3.x-70B,
+// DeepSeek-R1-Distill-Llama-70B) or of qwen2 (Qwen2.5-72B); not an 80-layer llama without GQA (its 65B), not other
+// depths, not qwen3 (llama.cpp knows no 80-layer Qwen3).
+TEST(ExportRulesTest, SeventyBClassFollowsLlamaCpp) {
+  auto config = [](std::string type, int64_t layers, int64_t heads, int64_t kv_heads) {
+    hf::ModelConfig c;
+    c.model_type = std::move(type);
+    c.num_hidden_layers = layers;
+    c.num_attention_heads = heads;
+    c.num_key_value_heads = kv_heads;
+    return c;
+  };
+  EXPECT_TRUE(LlamaCppSeesA70B(config("llama", 80, 64, 8)));
+  EXPECT_FALSE(LlamaCppSeesA70B(config("llama", 80, 64, 64)));
+  EXPECT_TRUE(LlamaCppSeesA70B(config("qwen2", 80, 64, 8)));
+  EXPECT_FALSE(LlamaCppSeesA70B(config("qwen3", 80, 64, 8)));
+  EXPECT_FALSE(LlamaCppSeesA70B(config("llama", 32, 32, 8)));
+  EXPECT_FALSE(LlamaCppSeesA70B(config("qwen2", 64, 40, 8)));
 }
 
 }  // namespace

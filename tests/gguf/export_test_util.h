@@ -211,7 +211,7 @@ inline std::string ExpectedGgufName(const std::string& hf) {
 
 // gguf.md "Precision per tensor" for the mixes, written out independently of the exporter.
 inline GgmlType ExpectedType(const std::string& type, const std::string& name, const std::vector<int64_t>& ne,
-                             int64_t layers, bool tied) {
+                             int64_t layers, bool tied, bool is_70b = false) {
   if (ne.size() == 1 || name.ends_with("_norm.weight") || name.ends_with(".bias")) return GgmlType::kF32;
   if (type == "f32") return GgmlType::kF32;
   if (type == "f16") return GgmlType::kF16;
@@ -240,6 +240,7 @@ inline GgmlType ExpectedType(const std::string& type, const std::string& name, c
     if (output || (more && (name.ends_with("attn_v.weight") || name.ends_with("ffn_down.weight"))))
       t = GgmlType::kQ6_K;
   }
+  if (is_70b && name.ends_with("attn_v.weight") && t == GgmlType::kQ4_K) t = GgmlType::kQ5_K;  // 8 heads share it
   if (ne[0] % 256 != 0) {
     if (t == GgmlType::kQ4_K) t = GgmlType::kQ5_0;
     if (t == GgmlType::kQ5_K) t = GgmlType::kQ5_1;

@@ -312,8 +312,14 @@ absl::StatusOr<FileTypePlan> ParseFileType(const std::string& name) {
   return it->second;
 }
 
+bool LlamaCppSeesA70B(const hf::ModelConfig& config) {
+  if (config.num_hidden_layers != 80) return false;
+  if (config.model_type == "llama") return config.num_key_value_heads != config.num_attention_heads;
+  return config.model_type == "qwen2";
+}
+
 GgmlType TensorType(const FileTypePlan& plan, const std::string& name, const std::vector<int64_t>& ne, int64_t layers,
-                    bool tied) {
+                    bool tied, bool is_70b) {
   if (IsSmallTensor(name, ne)) return GgmlType::kF32;
   GgmlType type = plan.base;
   const bool is_output = name == "output.weight" || (tied && name == "token_embd.weight");
@@ -329,6 +335,7 @@ GgmlType TensorType(const FileTypePlan& plan, const std::string& name, const std
     if (plan.mix_q4_k_s && ((name.ends_with("attn_v.weight") && layer >= 0 && layer < 4) ||
                             (name.ends_with("ffn_down.weight") && layer >= 0 && layer < layers / 8)))
       type = GgmlType::kQ5_K;
+    if (is_70b && name.ends_with("attn_v.weight") && type == GgmlType::kQ4_K) type = GgmlType::kQ5_K;
   }
   // Rows that do not fill the type's blocks fall back as llama.cpp does (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0),
   // then to F16 when even 32-element blocks do not fit.
@@ -493,11 +500,12 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
     report.tensors.push_back({spec.name, "", spec.ne, spec.type});
     if (auto s = w.AddTensorBytes(std::move(spec), std::move(bytes)); !s.ok()) return s;
   }
+  const bool is_70b = LlamaCppSeesA70B(c);
   for (const std::string& g : names) {
     const hf::TensorView* t = by_gguf[g];
     std::vector<int64_t> ne(t->shape.rbegin(), t->shape.rend());
     if (ne.empty()) ne = {1};
-    const GgmlType type = TensorType(*plan, g, ne, c.num_hidden_layers, tied);
+    const GgmlType type = TensorType(*plan, g, ne, c.num_hidden_layers, tied, is_70b);
     any_quantized |= type != GgmlType::kF32 && type != GgmlType::kF16 && type != GgmlType::kBF16;
     const int64_t row_elems = ne[0];
     const int64_t rows = row_elems > 0 ? t->numel() / row_elems : 0;

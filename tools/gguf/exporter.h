@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "tools/gguf/quantize.h"
+#include "trainer/hf/model_config.h"
 
 namespace distill::gguf {
 
@@ -70,9 +71,15 @@ struct ExportReport {
 // not fit the base.
 absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options);
 
+// Whether llama.cpp classes the model as a 70B (its LLM_TYPE_70B, from the block count): 80 layers of `llama` with
+// grouped-query attention (without it llama.cpp says 65B) or of `qwen2`. Its quantizer gives such a model's attn_v
+// (8 query heads per KV head, so 8x smaller than attn_q) more bits.
+bool LlamaCppSeesA70B(const hf::ModelConfig& config);
+
 // The type llama.cpp would give one tensor (its GGUF name, ne) of a model with `layers` layers under `plan`.
-// `tied` means token_embd doubles as the output matrix. Exposed for tests of the mixing rules.
+// `tied` means token_embd doubles as the output matrix; `is_70b` is LlamaCppSeesA70B (attn_v's Q4_K → Q5_K).
+// Exposed for tests of the mixing rules.
 GgmlType TensorType(const FileTypePlan& plan, const std::string& gguf_name, const std::vector<int64_t>& ne,
-                    int64_t layers, bool tied);
+                    int64_t layers, bool tied, bool is_70b = false);
 
 }  // namespace distill::gguf
