@@ -3,20 +3,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "data/splitmix.h"
+
 namespace distill::data::collect {
 
 uint64_t StableHash(std::string_view bytes, uint64_t seed) {
-  uint64_t h = 1469598103934665603ull ^ (seed * 0x9E3779B97F4A7C15ull);
+  uint64_t h = 1469598103934665603ull ^ (seed * kGoldenGamma);
   for (unsigned char c : bytes) {
     h ^= c;
     h *= 1099511628211ull;
   }
-  h ^= h >> 30;
-  h *= 0xBF58476D1CE4E5B9ull;
-  h ^= h >> 27;
-  h *= 0x94D049BB133111EBull;
-  h ^= h >> 31;
-  return h;
+  return SplitMix64Mix(h);
 }
 
 double BackoffDelay(const BackoffPolicy& policy, std::string_view key, int attempt) {

@@ -4,23 +4,17 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "data/splitmix.h"
 
 namespace distill::shard {
 namespace {
-
-uint64_t SplitMix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 // Uniform in [0, bound) by rejection: the same on every platform (std distributions are not).
 uint64_t Below(uint64_t& state, uint64_t bound) {
   const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
   uint64_t x;
   do {
-    x = SplitMix64(state);
+    x = data::SplitMix64Next(state);
   } while (x >= limit);
   return x % bound;
 }
@@ -32,7 +26,7 @@ std::vector<int64_t> EpochPermutation(uint64_t seed, int64_t epoch, int64_t rows
   std::iota(perm.begin(), perm.end(), int64_t{0});
   if (!shuffle) return perm;
   uint64_t state = seed ^ (0x5851f42d4c957f2dull * static_cast<uint64_t>(epoch + 1));
-  SplitMix64(state);
+  data::SplitMix64Next(state);
   for (int64_t i = rows - 1; i > 0; --i) {
     const int64_t j = static_cast<int64_t>(Below(state, static_cast<uint64_t>(i + 1)));
     std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(j)]);

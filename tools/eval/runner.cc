@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "data/atomic_file.h"
 #include "data/collect/collector.h"
+#include "data/splitmix.h"
 #include "data/trace_record.h"
 #include "tokenizers/training_view.h"
 #include "tools/eval/eval_run.h"
@@ -34,10 +35,7 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 // A per-problem seed: the run seed mixed with the problem's position (splitmix64 finaliser).
 uint64_t ProblemSeed(uint64_t seed, size_t index) {
-  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (index + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return data::SplitMix64Mix(seed + data::kGoldenGamma * (index + 1));
 }
 
 absl::StatusOr<std::vector<BenchmarkItem>> ReadItems(const EvalOptions& options) {

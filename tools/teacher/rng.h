@@ -6,15 +6,13 @@
 #include <string_view>
 
 #include "data/trace_filters.h"
+#include "data/splitmix.h"
 
 namespace distill::teacher {
 
 // Mixes one more value into a seed (splitmix64 finaliser of seed ^ value + golden ratio).
 inline uint64_t MixSeed(uint64_t seed, uint64_t value) {
-  uint64_t z = seed ^ (value + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return data::SplitMix64Mix(seed ^ (value + data::kGoldenGamma + (seed << 6) + (seed >> 2)));
 }
 
 // 64-bit FNV-1a of the bytes of `text` (the project's one FNV, from data/).
@@ -24,12 +22,7 @@ inline uint64_t HashText(std::string_view text) { return data::Fnv1a64(text); }
 class Rng {
  public:
   explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  uint64_t Next() { return data::SplitMix64Next(state_); }
   // Uniform in [0, 1).
   double Unit() { return static_cast<double>(Next() >> 11) * (1.0 / 9007199254740992.0); }
   // True with probability p.
