@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# On a GPU machine with a CUDA LibTorch 2.x in python3 (and transformers for the peer) and .gpu-deps/ from
+# tools/gpu/stage.sh: builds the trainer, its tests and bench_train_gpu into build-gpu/, then runs the CUDA tests,
+# the GPU benchmark against transformers (BENCH_ARGS, e.g. "--tokens 32768 --steps 3") and the trainer's CPU
+# tests on LibTorch 2.x. Logs go to $OUT when set (the device tool's output folder), else to build-gpu/.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+deps="$root/.gpu-deps"
+arch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+logs="${OUT:-$root/build-gpu}"
+mkdir -p "$logs"
+[ -d "$deps" ] || { echo "no .gpu-deps: run tools/gpu/stage.sh on a Debian machine and bring the folder" >&2; exit 1; }
+export PATH=/usr/local/cuda/bin:$PATH
+export LD_LIBRARY_PATH="$deps/lib/$arch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+# pip's NCCL (nvidia-nccl-*) holds nccl.h for ProcessGroupNCCL.
+NCCL_HOME=$(python3 -c 'import nvidia.nccl; print(list(nvidia.nccl.__path__)[0])' 2>/dev/null || true)
+export NCCL_HOME
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda)'
+start=$(date +%s)
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$deps;$torch_prefix" \
+  -Dabsl_DIR="$deps/lib/$arch/cmake/absl" -DGTest_DIR="$deps/lib/$arch/cmake/GTest" \
+  -Dnlohmann_json_DIR="$deps/share/cmake/nlohmann_json" >"$logs/configure.log" 2>&1 || {
+  tail -30 "$logs/configure.log"; exit 1; }
+ninja -C build-gpu -k 0 >"$logs/build.log" 2>&1
+echo "build rc=$? after $(( $(date +%s) - start )) s; warnings: $(grep -c 'warning:' "$logs/build.log")"
+grep -E "error:" "$logs/build.log" | head -20
+rc=0
+echo "=== cuda_test"
+build-gpu/tests/cuda_test >"$logs/cuda_test.log" 2>&1 || rc=1
+tail -3 "$logs/cuda_test.log"
+echo "=== bench_train_gpu ${BENCH_ARGS:-}"
+# shellcheck disable=SC2086
+build-gpu/bench_train_gpu ${BENCH_ARGS:-} 2>&1 | tee "$logs/bench.log" | grep -v "Loading weights\|^{" || rc=1
+for t in model_test decode_test loss_test recompute_test lora_test optim_test checkpoint_io_test; do
+  [ -x "build-gpu/tests/$t" ] || continue
+  if build-gpu/tests/$t >"$logs/$t.log" 2>&1; then echo "=== $t passed"; else echo "=== $t FAILED"; rc=1; fi
+done
+echo "total $(( $(date +%s) - start )) s"
+exit $rc
