@@ -16,6 +16,9 @@
 #include "data/verify.h"
 #include "tokenizers/bpe_trainer.h"
 #include "tokenizers/model_folder.h"
+#include "distill_demo_config.h"
+#include "tools/config/config.h"
+#include "tools/config/train_config.h"
 #include "tools/eval/benchmark.h"
 #include "tools/eval/report.h"
 #include "tools/eval/runner.h"
@@ -347,17 +350,27 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
 
   // 7. SFT: the student.
   stage.Begin("train: SFT of the base on the traces (full fine-tune, configs/demo.yaml's values)");
-  trainer::TrainOptions sft = TrainDefaults(options);
-  sft.base_model = base;
-  sft.shards = sft_build.out;
-  sft.out = (work / "runs" / "sft").string();
-  sft.mode = "full";
-  sft.lr = options.sft_lr;
-  sft.epochs = options.sft_epochs;
-  sft.micro_batch_rows = options.sft_batch_rows;
-  sft.eval_every = 25;
-  fs::remove_all(sft.out, ec);
-  auto sft_run = TrainLogged(sft, stage);
+  // The recipe is configs/demo.yaml (embedded); a copy goes into the work folder with what the stage ran.
+  const fs::path sft_yaml = work / "sft.yaml";
+  if (auto st = data::WriteFileAtomically(sft_yaml.string(), kDemoTrainYaml); !st.ok()) return Fail(stage, "train", st);
+  auto quoted = [](const std::string& path) {  // a YAML double-quoted scalar, so any folder name parses
+    std::string q = "\"";
+    for (char c : path) q += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+    return q + "\"";
+  };
+  std::vector<std::string> overrides = {
+      "train.base_model=" + quoted(base), "train.shards=" + quoted(sft_build.out),
+      "train.out=" + quoted((work / "runs" / "sft").string()), absl::StrCat("train.seed=", options.seed),
+      absl::StrCat("train.threads=", options.threads)};
+  if (options.sft_lr) overrides.push_back(absl::StrCat("train.lr=", *options.sft_lr));
+  if (options.sft_epochs) overrides.push_back(absl::StrCat("train.epochs=", *options.sft_epochs));
+  if (options.sft_batch_rows) overrides.push_back(absl::StrCat("train.micro_batch_rows=", *options.sft_batch_rows));
+  auto sft_config = config::LoadConfig(config::TrainSchema(), sft_yaml.string(), overrides);
+  if (!sft_config.ok()) return Fail(stage, "train", sft_config.status());
+  auto sft = config::TrainOptionsFromConfig(*sft_config);
+  if (!sft.ok()) return Fail(stage, "train", sft.status());
+  fs::remove_all(sft->out, ec);
+  auto sft_run = TrainLogged(*sft, stage);
   if (!sft_run.ok()) return Fail(stage, "train", sft_run.status());
   const std::string student = sft_run->last_checkpoint;
   stage.Done(absl::StrFormat("%lld steps, loss %.3f, validation loss %s; student checkpoint %s",

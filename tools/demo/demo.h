@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,9 @@ struct DemoOptions {
   int pretrain_texts = 3000;    // problem → answer texts for the base
   int vocab_size = 768;
   double pretrain_epochs = 3;   // more passes over the restated givens: student 33.3–41.7% vs 31.2–37.5% with 1
-  double sft_epochs = 5;
-  double sft_lr = 3e-3;
-  int64_t sft_batch_rows = 2;   // 1024-token rows per step
+  // SFT runs configs/demo.yaml (embedded at build time); these override its values when set.
+  std::optional<double> sft_epochs, sft_lr;
+  std::optional<int64_t> sft_batch_rows;  // 1024-token rows per step
   int64_t max_new_tokens = 384;
   std::string node = "node";    // for the GGUF eval through node-llama-cpp
   std::function<void(const std::string& line)> log;  // progress lines (default: stdout)
