@@ -1,9 +1,11 @@
 #include "tools/demo/demo.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -80,6 +82,30 @@ absl::Status WriteLines(const fs::path& path, const std::vector<json>& lines) {
   std::string text;
   for (const json& line : lines) absl::StrAppend(&text, line.dump(), "\n");
   return data::WriteFileAtomically(path.string(), text);
+}
+
+// The collector writes traces in the order they complete, which varies with timing, while verify's de-duplication,
+// the vocabulary, shard packing and the SFT data order all follow file order. Sorted by prompt position (then
+// sample), every later stage, and so the student, depends on the seed alone.
+absl::Status SortTracesByPrompt(const fs::path& traces, const std::map<std::string, size_t>& prompt_position) {
+  std::ifstream in(traces);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", traces.string()));
+  std::vector<std::pair<std::pair<size_t, int64_t>, std::string>> lines;
+  std::string line;
+  int64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (data::IsBlankLine(line)) continue;
+    auto parsed = data::ParseJsonObjectLine(line, absl::StrCat(traces.string(), ":", number));
+    if (!parsed.ok()) return parsed.status();
+    const auto it = prompt_position.find(parsed->value("prompt_id", ""));
+    const size_t position = it == prompt_position.end() ? prompt_position.size() : it->second;
+    lines.push_back({{position, parsed->value("sample_index", int64_t{0})}, std::move(line)});
+  }
+  std::stable_sort(lines.begin(), lines.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string text;
+  for (const auto& [key, l] : lines) absl::StrAppend(&text, l, "\n");
+  return data::WriteFileAtomically(traces.string(), text);
 }
 
 // The texts of the accepted traces (prompt, reasoning, answer), for the vocabulary.
@@ -209,9 +235,12 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
                            {"answer", heldout[i].answer}, {"difficulty", heldout[i].family}});
   }
   std::vector<json> prompt_lines;
+  std::map<std::string, size_t> prompt_position;
   for (const teacher::Problem& p : teacher::GenerateDemoProblems(options.seed * 1000 + 2, options.train_problems)) {
     if (heldout_texts.count(p.text)) continue;
-    prompt_lines.push_back({{"id", absl::StrCat("train-", prompt_lines.size())}, {"prompt", p.text}, {"answer", p.answer}});
+    const std::string id = absl::StrCat("train-", prompt_lines.size());
+    prompt_position[id] = prompt_lines.size();
+    prompt_lines.push_back({{"id", id}, {"prompt", p.text}, {"answer", p.answer}});
   }
   if (auto st = WriteLines(work / "heldout.jsonl", bench_lines); !st.ok()) return Fail(stage, "collect", st);
   if (auto st = WriteLines(work / "prompts.jsonl", prompt_lines); !st.ok()) return Fail(stage, "collect", st);
@@ -235,6 +264,7 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
                              static_cast<long long>(counters->requests), static_cast<long long>(counters->retries),
                              static_cast<long long>(counters->rate_limited)));
   teacher.Stop();
+  if (auto st = SortTracesByPrompt(collect.out_path, prompt_position); !st.ok()) return Fail(stage, "collect", st);
 
   // 3. Verify: grade against the ground truth and filter.
   stage.Begin("verify: grade answers, filter loops / language mixing / truncation, de-duplicate");
