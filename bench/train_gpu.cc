@@ -15,8 +15,6 @@
 //
 // Usage: bench_train_gpu [--device cuda|cpu] [--tokens N] [--layers N] [--steps N] [--peak-tflops F]
 //                        [--python PATH] [--no-peer] [--keep]
-#include <spawn.h>
-#include <sys/wait.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -32,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "data/process.h"
 #include "nlohmann/json.hpp"
 #include "trainer/autocast.h"
 #include "trainer/checkpoint_io.h"
@@ -40,8 +39,6 @@
 #include "trainer/memory.h"
 #include "trainer/model.h"
 #include "trainer/optim.h"
-
-extern char** environ;
 
 namespace distill::bench {
 namespace {
@@ -204,18 +201,8 @@ Result RunPeer(const Options& o, const fs::path& dir, bool recompute) {
   std::vector<std::string> args = {o.python, script.string(), "--model", (dir / "model").string(), "--batch",
                                    (dir / "batch.json").string(), "--out", out.string()};
   if (recompute) args.push_back("--recompute");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
-    r.error = "cannot start " + o.python;
-    return r;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    r.error = script.string() + " failed (see its output above)";
+  if (absl::Status run = data::RunProcess(args); !run.ok()) {
+    r.error = std::string(run.message());  // its own output, above, says why
     return r;
   }
   try {

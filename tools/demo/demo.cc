@@ -382,12 +382,10 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
   stage.Begin("train: SFT of the base on the traces (full fine-tune, configs/demo.yaml's values)");
   // The recipe is configs/demo.yaml (embedded); a copy goes into the work folder with what the stage ran.
   const fs::path sft_yaml = work / "sft.yaml";
-  if (auto st = data::WriteFileAtomically(sft_yaml.string(), kDemoTrainYaml); !st.ok()) return Fail(stage, "train", st);
-  auto quoted = [](const std::string& path) {  // a YAML double-quoted scalar, so any folder name parses
-    std::string q = "\"";
-    for (char c : path) q += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
-    return q + "\"";
-  };
+  if (auto st = data::WriteFileAtomically(sft_yaml.string(), kDemoTrainYaml); !st.ok())
+    return Fail(stage, "train", st);
+  // A JSON string is a YAML double-quoted scalar: any folder name parses as itself.
+  auto quoted = [](const std::string& path) { return json(path).dump(); };
   std::vector<std::string> overrides = {
       "train.base_model=" + quoted(base), "train.shards=" + quoted(sft_build.out),
       "train.out=" + quoted((work / "runs" / "sft").string()), absl::StrCat("train.seed=", options.seed),

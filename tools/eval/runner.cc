@@ -1,12 +1,6 @@
 #include "tools/eval/runner.h"
 
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -17,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "data/atomic_file.h"
 #include "data/collect/collector.h"
+#include "data/process.h"
 #include "data/splitmix.h"
 #include "data/trace_record.h"
 #include "tokenizers/training_view.h"
@@ -25,8 +20,6 @@
 #ifndef DISTILL_SOURCE_DIR
 #define DISTILL_SOURCE_DIR "."
 #endif
-
-extern char** environ;
 
 namespace distill::eval {
 namespace fs = std::filesystem;
@@ -81,37 +74,6 @@ EvalRunInfo MakeInfo(const EvalOptions& options) {
   return info;
 }
 
-// Runs argv (found on PATH) with the inherited stdio and environment plus `env`; an error unless it exits 0.
-// posix_spawnp rather than fork + setenv: this process runs LibTorch's threads, and the child of a fork in a
-// threaded process may call only async-signal-safe functions (no setenv, no malloc) before it execs.
-absl::Status RunChild(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
-  std::vector<std::string> env_entries;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    const std::string_view text = *entry;
-    if (!env.count(std::string(text.substr(0, text.find('='))))) env_entries.emplace_back(text);
-  }
-  for (const auto& [key, value] : env) env_entries.push_back(absl::StrCat(key, "=", value));
-  std::vector<char*> envp, args;
-  for (std::string& e : env_entries) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (std::string& a : argv_copy) args.push_back(a.data());
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  if (const int error = posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), envp.data()); error != 0)
-    return absl::InternalError(absl::StrCat("cannot run ", argv[0], error == ENOENT ? " (not found)" : "", ": ",
-                                            std::strerror(error)));
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return absl::InternalError("waitpid failed");
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat(argv[0], " ", argv.size() > 1 ? argv[1] : "", " failed (",
-                                          WIFEXITED(status) ? absl::StrCat("exit status ", WEXITSTATUS(status))
-                                                            : absl::StrCat("signal ", WTERMSIG(status)),
-                                          ")"));
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> RenderEvalPrompt(const tok::ModelTokenization& model, const EvalOptions& options,
@@ -157,7 +119,7 @@ TokenBackend MakeLlamaCppBackend(const EvalOptions& options) {
                              : options.llama_script;
     std::map<std::string, std::string> env;
     if (!getenv("NODE_PATH")) env["NODE_PATH"] = std::string(DISTILL_SOURCE_DIR) + "/tools/npm/node_modules";
-    auto run = RunChild({options.node, script, options.model, requests_path, results_path}, env);
+    auto run = data::RunProcess({options.node, script, options.model, requests_path, results_path}, env);
     if (!run.ok()) return absl::InternalError(absl::StrCat("llama.cpp backend: ", run.message()));
     std::vector<std::vector<TokenSample>> out(requests.size());
     for (size_t i = 0; i < requests.size(); ++i) out[i].resize(requests[i].samples);
