@@ -32,6 +32,7 @@ class BpeTokenizer : public Tokenizer {
   const std::vector<AddedToken>& AddedTokens() const override { return added_tokens_; }
   bool IsSpecial(TokenId id) const override;
   std::string TokenBytes(TokenId id) const override;
+  bool SplitsAtAddedTokens() const override { return true; }
   std::string Describe() const override;
 
   // Assembly (used by the loader).

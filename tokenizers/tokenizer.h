@@ -52,6 +52,10 @@ class Tokenizer {
   // The exact bytes token `id` contributes to the decoded text (an incomplete UTF-8 sequence for some byte-level
   // tokens); empty for unknown ids. The training view uses it to map loss-mask spans onto tokens.
   virtual std::string TokenBytes(TokenId id) const;
+  // True when Encode(a + b) == Encode(a) + Encode(b) whenever b starts with an added token that has no lstrip,
+  // single_word or normalized flag (the text is split at added tokens before anything else looks at it). False
+  // for SentencePiece, which adds a dummy-prefix space to each encoded text.
+  virtual bool SplitsAtAddedTokens() const { return false; }
   // Short name of the backend and its configuration, e.g. "bpe(tokenizer.json)"; used in fingerprints and logs.
   virtual std::string Describe() const = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <initializer_list>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -48,6 +49,34 @@ absl::Status RejectSpecialText(const TrainingTemplate& prepared, const std::stri
     }
   }
   return absl::OkStatus();
+}
+
+// The added token that starts at text[pos] when the tokenizer cuts the text there whatever surrounds it (see
+// Tokenizer::SplitsAtAddedTokens), else null.
+const AddedToken* CleanCutAt(const Tokenizer& tokenizer, std::string_view text, size_t pos) {
+  if (!tokenizer.SplitsAtAddedTokens()) return nullptr;
+  const AddedToken* best = nullptr;  // longest match, as the tokenizer matches
+  for (const AddedToken& token : tokenizer.AddedTokens()) {
+    if (!token.content.empty() && text.substr(pos).starts_with(token.content) &&
+        (!best || token.content.size() > best->content.size()))
+      best = &token;
+  }
+  return best && !best->lstrip && !best->single_word && !best->normalized ? best : nullptr;
+}
+
+// view.ids and view.loss_mask from view.text encoded part by part between `cuts` (ascending byte offsets from 0 to
+// the end); the part [cuts[1], cuts[2]) is the assistant span, trained on.
+absl::StatusOr<TrainingView> EncodeInParts(const Tokenizer& tokenizer, std::initializer_list<size_t> cuts,
+                                           TrainingView view) {
+  const std::string_view text = view.text;
+  const size_t* cut = cuts.begin();
+  for (size_t part = 0; part + 1 < cuts.size(); ++part) {
+    auto ids = tokenizer.Encode(text.substr(cut[part], cut[part + 1] - cut[part]));
+    if (!ids.ok()) return ids.status();
+    view.ids.insert(view.ids.end(), ids->begin(), ids->end());
+    view.loss_mask.resize(view.ids.size(), part == 1);
+  }
+  return view;
 }
 
 // Splits `text` into the tokens' byte spans; fails when the tokens do not spell `text` byte for byte.
@@ -200,9 +229,21 @@ absl::StatusOr<TrainingView> RenderTrainingView(const TrainingTemplate& prepared
     view.think_block_appended = true;
   }
 
+  // Encoded in parts cut at the assistant span, each token lies on one side of every cut, so the mask needs no
+  // alignment of token bytes. Two cases (byte-level BPE; SentencePiece adds a dummy prefix to each part):
+  //  - an appended think block: prompt and reply are tokenized apart anyway, as at inference (the engine tokenizes
+  //    the generation prompt, the model continues), so no token straddles the boundary;
+  //  - a kept turn (chatml, Llama 3) whose span starts with an added token ("<think>", "<|start_header_id|>"…) and
+  //    ends with the end-of-turn token: the parts give exactly the ids of the whole string.
+  const size_t size = view.text.size();
+  if (tokenizer.SplitsAtAddedTokens() && view.think_block_appended)
+    return EncodeInParts(tokenizer, {0, view.assistant_begin, size}, std::move(view));
+  if (CleanCutAt(tokenizer, view.text, view.assistant_begin)) {
+    const AddedToken* end = CleanCutAt(tokenizer, view.text, view.assistant_end - prepared.end_of_turn.size());
+    if (end && end->content == prepared.end_of_turn && !end->rstrip)
+      return EncodeInParts(tokenizer, {0, view.assistant_begin, view.assistant_end, size}, std::move(view));
+  }
   if (view.think_block_appended) {
-    // Prompt and reply are tokenized apart, as at inference (the engine tokenizes the generation prompt, the model
-    // continues), so no token straddles the boundary.
     auto prompt_ids = tokenizer.Encode(std::string_view(view.text).substr(0, view.assistant_begin));
     if (!prompt_ids.ok()) return prompt_ids.status();
     auto reply_ids = tokenizer.Encode(std::string_view(view.text).substr(view.assistant_begin));

@@ -300,9 +300,9 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
       return;
     }
     tok::TraceExample example;
-    example.prompt = trace->messages;
-    example.reasoning = trace->reasoning;
-    example.answer = trace->answer;
+    example.prompt = std::move(trace->messages);
+    example.reasoning = std::move(trace->reasoning);
+    example.answer = std::move(trace->answer);
     auto view = tok::RenderTrainingView(tmpl, example);
     if (!view.ok()) {
       r.error = absl::StrCat(r.where, ": ", std::string(view.status().message()));
