@@ -32,7 +32,6 @@
 
 #include "data/process.h"
 #include "nlohmann/json.hpp"
-#include "trainer/autocast.h"
 #include "trainer/checkpoint_io.h"
 #include "trainer/hf/model_config.h"
 #include "trainer/loss.h"
@@ -134,11 +133,13 @@ Result RunOursSteps(const Options& o, const fs::path& model_dir, const PackedRow
   for (int64_t t = 0; t + 1 < T; ++t) targets[t] = row.labels[t + 1];
   std::vector<int64_t> ids = row.ids, positions = row.positions;
   const auto on = torch::TensorOptions().dtype(torch::kInt64);
-  const torch::Tensor t_ids = torch::from_blob(ids.data(), {1, T}, on).to(device);
-  const torch::Tensor t_pos = torch::from_blob(positions.data(), {1, T}, on).to(device);
-  const torch::Tensor t_targets = torch::from_blob(targets.data(), {1, T}, on).to(device);
-  const torch::Tensor t_mask = t_targets.ne(trainer::kIgnoreTarget).to(torch::kFloat32);
-  const double denominator = std::max(1.0, t_mask.sum().item<double>());
+  trainer::MicroBatch micro;
+  micro.ids = torch::from_blob(ids.data(), {1, T}, on).to(device);
+  micro.positions = torch::from_blob(positions.data(), {1, T}, on).to(device);
+  micro.targets = torch::from_blob(targets.data(), {1, T}, on).to(device);
+  micro.mask = micro.targets.ne(trainer::kIgnoreTarget).to(torch::kFloat32);
+  micro.cu_seqlens = row.cu_seqlens;
+  const double denominator = std::max(1.0, micro.mask.sum().item<double>());
 
   trainer::NamedTensors named;
   std::vector<torch::Tensor> params;
@@ -154,21 +155,16 @@ Result RunOursSteps(const Options& o, const fs::path& model_dir, const PackedRow
   }
   if (!recompute) {
     torch::NoGradGuard no_grad;
-    r.fp32_loss = trainer::MaskedLossSum(model, trainer::Hidden(model, t_ids, t_pos, row.cu_seqlens), t_targets,
-                                         t_mask).sum.item<double>() / denominator;
+    r.fp32_loss = trainer::MaskedLossSum(model, trainer::Hidden(model, micro.ids, micro.positions, row.cu_seqlens),
+                                         micro.targets, micro.mask).sum.item<double>() / denominator;
   }
   Synchronize(device);
   trainer::ResetPeakMemory(device);
   for (int64_t step = 0; step < o.steps; ++step) {
     const auto started = Clock::now();
     (*optimizer)->zero_grad();
-    {
-      trainer::CudaAutocast autocast(device.is_cuda());
-      torch::Tensor hidden = trainer::Hidden(model, t_ids, t_pos, row.cu_seqlens, recompute);
-      trainer::MaskedLoss loss = trainer::MaskedLossSum(model, hidden, t_targets, t_mask);
-      r.losses.push_back(loss.sum.item<double>() / denominator);
-      (loss.sum / denominator).backward();
-    }
+    r.losses.push_back(trainer::AccumulateGradients(model, micro, denominator, recompute, device.is_cuda()) /
+                       denominator);
     trainer::ClipGradNorm(params, 1.0);
     (*optimizer)->step();
     Synchronize(device);

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "trainer/autocast.h"
+
 namespace distill::trainer {
 
 namespace {
@@ -107,6 +109,16 @@ MaskedLoss MaskedLossSum(const Model& model, const torch::Tensor& hidden, const 
                          const torch::Tensor& loss_mask, int64_t chunk) {
   Selected s = Select(hidden, targets, loss_mask);
   return {ChunkedHeadLossSum(s.rows, LmHeadWeight(model), s.targets, chunk), s.index.size(0)};
+}
+
+double AccumulateGradients(const Model& model, const MicroBatch& batch, double denominator, bool recompute,
+                           bool autocast, int64_t chunk) {
+  CudaAutocast scope(autocast);
+  torch::Tensor hidden = Hidden(model, batch.ids, batch.positions, batch.cu_seqlens, recompute);
+  MaskedLoss loss = MaskedLossSum(model, hidden, batch.targets, batch.mask, chunk);
+  const double sum = loss.sum.item<double>();
+  (loss.sum / denominator).backward();
+  return sum;
 }
 
 torch::Tensor FullLogitsLossSum(const Model& model, const torch::Tensor& hidden, const torch::Tensor& targets,

@@ -34,6 +34,20 @@ struct MaskedLoss {
 MaskedLoss MaskedLossSum(const Model& model, const torch::Tensor& hidden, const torch::Tensor& targets,
                          const torch::Tensor& loss_mask, int64_t chunk = kDefaultLossChunk);
 
+// One micro-batch on the model's device: ids, positions, targets [B, T] int64 and loss mask [B, T] (non-zero =
+// train); `cu_seqlens` as Hidden() takes it (empty: every row is one document).
+struct MicroBatch {
+  torch::Tensor ids, positions, targets, mask;
+  std::span<const int32_t> cu_seqlens;
+};
+
+// A micro-batch's part of a training step, as the trainer and the training benchmarks run it: the forward (under
+// CUDA bf16 autocast when `autocast`; layers recomputed in backward when `recompute`), MaskedLossSum, and the
+// backward of sum / denominator, which adds to the parameters' .grad. `denominator` is the mask-1 token count of
+// the whole global batch. Returns the unscaled loss sum; the caller checks that it is finite.
+double AccumulateGradients(const Model& model, const MicroBatch& batch, double denominator, bool recompute,
+                           bool autocast, int64_t chunk = kDefaultLossChunk);
+
 // The chunked head + CE on already selected rows: hidden_rows [N, H], weight [V, H], targets [N] int64 (all
 // valid). Returns the fp32 (fp64 for double inputs) scalar sum. Forward saves only its inputs; backward recomputes
 // each chunk's logits to give grad_hidden_rows and grad_weight.

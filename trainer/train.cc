@@ -49,14 +49,11 @@ absl::StatusOr<torch::Device> ResolveDevice(const std::string& name, int local_r
   return absl::InvalidArgumentError("train.device: expected auto, cpu, cuda or cuda:N, got \"" + name + "\"");
 }
 
-// A batch's buffers as tensors on `device`.
-struct BatchTensors {
-  torch::Tensor ids, positions, targets, mask;
-};
-BatchTensors ToTensors(shard::Batch& b, torch::Device device, bool all_tokens) {
+// A batch's buffers as tensors on `device` (cu_seqlens left for the caller to point at the batch's, which it owns).
+MicroBatch ToTensors(shard::Batch& b, torch::Device device, bool all_tokens) {
   const auto shape = std::vector<int64_t>{b.rows, b.seq_len};
   auto i32 = torch::TensorOptions().dtype(torch::kInt32);
-  BatchTensors t;
+  MicroBatch t;
   t.ids = torch::from_blob(b.input_ids.data(), shape, i32).to(device, torch::kInt64);
   t.positions = torch::from_blob(b.position_ids.data(), shape, i32).to(device, torch::kInt64);
   torch::Tensor targets = torch::from_blob(b.targets.data(), shape, i32).to(torch::kInt64);
@@ -69,7 +66,7 @@ BatchTensors ToTensors(shard::Batch& b, torch::Device device, bool all_tokens) {
   return t;
 }
 
-int64_t LossTokens(const BatchTensors& t) { return t.mask.sum().item<int64_t>(); }
+int64_t LossTokens(const MicroBatch& t) { return t.mask.sum().item<int64_t>(); }
 
 // Mean loss over a split's batches (no gradients), summed over ranks.
 absl::StatusOr<double> Evaluate(const Model& model, const shard::ShardSet& set, const TrainOptions& o,
@@ -89,7 +86,7 @@ absl::StatusOr<double> Evaluate(const Model& model, const shard::ShardSet& set, 
   int64_t tokens = 0;
   for (int64_t i = 0; i < batches; ++i) {
     shard::Batch b = loader->Next();
-    BatchTensors t = ToTensors(b, device, all_tokens);
+    MicroBatch t = ToTensors(b, device, all_tokens);
     torch::Tensor hidden = Hidden(model, t.ids, t.positions, b.cu_seqlens);
     MaskedLoss loss = MaskedLossSum(model, hidden, t.targets, t.mask, o.loss_chunk);
     sum += loss.sum.item<double>();
@@ -207,7 +204,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   for (int64_t step = start_step + 1; step <= total_steps; ++step) {
     const auto started = Clock::now();
     std::vector<shard::Batch> batches;
-    std::vector<BatchTensors> tensors;
+    std::vector<MicroBatch> tensors;
     int64_t local_loss_tokens = 0, local_tokens = 0;
     for (int64_t k = 0; k < o.grad_accum; ++k) {
       batches.push_back(loader->Next());
@@ -224,11 +221,9 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     (*optimizer)->zero_grad();
     double local_sum = 0;
     for (size_t k = 0; k < tensors.size(); ++k) {
-      CudaAutocast autocast(cuda && o.dtype != "float32");
-      const BatchTensors& t = tensors[k];
-      torch::Tensor hidden = Hidden(*model, t.ids, t.positions, batches[k].cu_seqlens, o.recompute);
-      MaskedLoss loss = MaskedLossSum(*model, hidden, t.targets, t.mask, o.loss_chunk);
-      const double value = loss.sum.item<double>();
+      tensors[k].cu_seqlens = batches[k].cu_seqlens;  // batches no longer grows
+      const double value = AccumulateGradients(*model, tensors[k], denominator, o.recompute,
+                                               cuda && o.dtype != "float32", o.loss_chunk);
       if (!std::isfinite(value)) {
         const auto& rows = batches[k].row_indices;
         return absl::DataLossError(absl::StrFormat(
@@ -237,7 +232,6 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
             rows.empty() ? std::string("none") : absl::StrCat(rows.front(), "…", rows.back())));
       }
       local_sum += value;
-      (loss.sum / denominator).backward();
     }
     if (auto s = (*dp)->AllReduceGradients(params); !s.ok()) return s;
     auto global_sum = (*dp)->AllReduceSum(local_sum);

@@ -112,10 +112,11 @@ int RunChild(const TrainBenchOptions& o) {
     }
   }
   const auto opts64 = torch::TensorOptions().dtype(torch::kInt64);
-  const torch::Tensor t_ids = torch::from_blob(ids.data(), {rows, T}, opts64).clone();
-  const torch::Tensor t_pos = torch::from_blob(positions.data(), {rows, T}, opts64).clone();
-  const torch::Tensor t_targets = torch::from_blob(targets.data(), {rows, T}, opts64).clone();
-  const torch::Tensor t_mask = torch::from_blob(mask.data(), {rows, T}, torch::kFloat32).clone();
+  trainer::MicroBatch micro;
+  micro.ids = torch::from_blob(ids.data(), {rows, T}, opts64).clone();
+  micro.positions = torch::from_blob(positions.data(), {rows, T}, opts64).clone();
+  micro.targets = torch::from_blob(targets.data(), {rows, T}, opts64).clone();
+  micro.mask = torch::from_blob(mask.data(), {rows, T}, torch::kFloat32).clone();
   int64_t loss_tokens = 0;
   for (float m : mask) loss_tokens += m != 0.f;
   const double denominator = static_cast<double>(std::max<int64_t>(1, loss_tokens));
@@ -141,11 +142,8 @@ int RunChild(const TrainBenchOptions& o) {
   for (int64_t step = 1; step <= steps; ++step) {
     const auto started = Clock::now();
     (*optimizer)->zero_grad();
-    torch::Tensor hidden = trainer::Hidden(model, t_ids, t_pos, {}, o.child_recompute);
-    trainer::MaskedLoss loss = trainer::MaskedLossSum(model, hidden, t_targets, t_mask);
-    const double value = loss.sum.item<double>();
-    (loss.sum / denominator).backward();
-    hidden = torch::Tensor();
+    const double value =
+        trainer::AccumulateGradients(model, micro, denominator, o.child_recompute, /*autocast=*/false);
     trainer::ClipGradNorm(params, max_grad_norm > 0 ? max_grad_norm : INFINITY);
     trainer::SetLearningRate(**optimizer, adam.lr);
     (*optimizer)->step();
