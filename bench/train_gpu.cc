@@ -155,7 +155,7 @@ Result RunOursSteps(const Options& o, const fs::path& model_dir, const PackedRow
   }
   if (!recompute) {
     torch::NoGradGuard no_grad;
-    r.fp32_loss = trainer::MaskedLossSum(model, trainer::Hidden(model, micro.ids, micro.positions, row.cu_seqlens),
+    r.fp32_loss = trainer::MaskedLossSum(model, trainer::Hidden(model, micro.ids, micro.positions, micro.cu_seqlens),
                                          micro.targets, micro.mask).sum.item<double>() / denominator;
   }
   Synchronize(device);

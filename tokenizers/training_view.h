@@ -32,14 +32,15 @@ struct TrainingTemplate {
 };
 
 struct TrainingView {
-  std::string text;               // the full rendered conversation, tokenized as one string
+  std::string text;               // the full rendered conversation
   size_t assistant_begin = 0;     // byte span of the assistant's part of `text`, end-of-turn token included
   size_t assistant_end = 0;
   std::vector<TokenId> ids;
   std::vector<uint8_t> loss_mask;  // one per id: 1 = trained on
   // The template renders no reasoning for the final assistant turn (R1-style history stripping), so the think
   // block was appended after the generation prompt as R1-Distill does; then ids = Encode(prompt) + Encode(reply),
-  // as at inference. Otherwise ids = Encode(text), as apply_chat_template gives them.
+  // as at inference. Otherwise ids = Encode(text), as apply_chat_template gives them (encoded in parts cut at the
+  // assistant span's added tokens where that gives the same ids, so the mask needs no alignment).
   bool think_block_appended = false;
 };
 

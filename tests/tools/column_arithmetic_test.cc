@@ -4,7 +4,9 @@
 #include "tools/teacher/column_arithmetic.h"
 
 #include <regex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tools/teacher/problems.h"
@@ -54,6 +56,33 @@ TEST(ColumnWork, EveryColumnIsTrueAndTheDigitsReadBackToTheResult) {
     ASSERT_FALSE(work.empty()) << a << op << b;
     EXPECT_EQ(Replay(work), step.result.num) << work;
   }
+}
+
+// Property: OneColumnFacts (what the demo's base is pretrained on) holds every fact the working of two-digit
+// addition, subtraction and multiplication by one digit states, word for word, and each of them is true.
+TEST(OneColumnFacts, CoverEveryFactOfTheWorkingAndAreTrue) {
+  const std::vector<std::string> facts = OneColumnFacts();
+  const std::set<std::string> known(facts.begin(), facts.end());
+  EXPECT_EQ(known.size(), facts.size()) << "no repeats";
+  static const std::regex fact(R"((\d+) (\+|-|×) (\d+)(?: (\+|-) (\d+))? = (\d+))");
+  for (const std::string& f : facts) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(f, m, fact)) << f;
+    int64_t value = m[2] == "+" ? std::stoll(m[1]) + std::stoll(m[3])
+                    : m[2] == "-" ? std::stoll(m[1]) - std::stoll(m[3])
+                                  : std::stoll(m[1]) * std::stoll(m[3]);
+    if (m[4].matched) value += (m[4] == "+" ? 1 : -1) * std::stoll(m[5]);
+    EXPECT_EQ(value, std::stoll(m[6])) << f;
+  }
+  size_t stated = 0;
+  for (int64_t a = 10; a <= 99; ++a) {
+    for (auto [op, b] : {std::pair{'+', a * 7 % 100}, {'-', a * 7 % (a + 1)}, {'*', 2 + a % 8}}) {
+      const std::string work = ColumnWork(Step(a, op, b));
+      for (std::sregex_iterator it(work.begin(), work.end(), fact), end; it != end; ++it, ++stated)
+        EXPECT_TRUE(known.count(it->str())) << it->str() << " in " << work;
+    }
+  }
+  EXPECT_GT(stated, 500u);
 }
 
 TEST(ColumnWork, OnlyStepsWorkedByHandInColumns) {

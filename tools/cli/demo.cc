@@ -29,6 +29,7 @@ int RunDemo(DemoFlags& flags) {
     o.train_problems = 600;
     o.heldout_problems = 24;
     o.pretrain_texts = 1000;
+    o.pretrain_fact_lines = 1000;
     o.pretrain_epochs = 1;
     o.sft_epochs = 2;
   }

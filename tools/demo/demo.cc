@@ -26,7 +26,9 @@
 #include "tools/eval/runner.h"
 #include "tools/eval/torch_backend.h"
 #include "tools/gguf/exporter.h"
+#include "tools/teacher/column_arithmetic.h"
 #include "tools/teacher/problems.h"
+#include "tools/teacher/rng.h"
 #include "tools/teacher/teacher_sim.h"
 #include "trainer/checkpoint_io.h"
 #include "trainer/model.h"
@@ -306,8 +308,10 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
   stage.Done(absl::StrCat(vocab, " tokens (256 bytes, merges, ", kSpecialTokens.size(), " special) in ",
                           (base_init / "tokenizer.json").string()));
 
-  // 5. The base: a tiny Qwen3 pretrained on problem → answer text, without any reasoning.
-  stage.Begin("base model: a tiny Qwen3-architecture model pretrained on problem → answer text (no reasoning)");
+  // 5. The base: a tiny Qwen3 pretrained on problem → answer text, without any reasoning: problems with their
+  // answers, and the one-column facts (the tables) that the teacher's working is made of, as a real base knows them.
+  stage.Begin("base model: a tiny Qwen3-architecture model pretrained on problem → answer text (no reasoning): "
+              "problems with their answers, and the one-digit tables");
   {
     auto config = hf::ParseModelConfig(TinyQwen3Config(vocab), "demo config");
     if (!config.ok()) return Fail(stage, "base model", config.status());
@@ -332,6 +336,15 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
     if (!text.ok()) return Fail(stage, "base model", text.status());
     pretrain_lines.push_back({{"id", absl::StrCat("pretrain-", i)}, {"text", *text}});
   }
+  {  // The one-column facts the teacher's working states, as a base model knows its tables.
+    const std::vector<std::string> facts = teacher::OneColumnFacts();
+    teacher::Rng rng(options.seed * 1000 + 4);
+    for (int i = 0; i < options.pretrain_fact_lines; ++i) {
+      std::vector<std::string> line;
+      for (int k = 0; k < 8; ++k) line.push_back(facts[rng.Index(facts.size())]);
+      pretrain_lines.push_back({{"id", absl::StrCat("facts-", i)}, {"text", absl::StrJoin(line, ", ") + "."}});
+    }
+  }
   if (auto st = WriteLines(work / "pretrain.jsonl", pretrain_lines); !st.ok()) return Fail(stage, "base model", st);
   build::BuildOptions text_build;
   text_build.inputs = {(work / "pretrain.jsonl").string()};
@@ -352,14 +365,14 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
   pretrain.mode = "pretrain";
   pretrain.lr = 3e-3;
   pretrain.epochs = options.pretrain_epochs;
-  pretrain.micro_batch_rows = 8;
+  pretrain.micro_batch_rows = 2;  // lookups (the facts) are learned in steps more than in tokens
   fs::remove_all(pretrain.out, ec);
   auto base_run = TrainLogged(pretrain, stage);
   if (!base_run.ok()) return Fail(stage, "base model", base_run.status());
   const std::string base = base_run->last_checkpoint;
-  stage.Done(absl::StrFormat("%lld texts, %lld steps, loss %.3f; base checkpoint %s",
-                             static_cast<long long>(text_shards->samples), static_cast<long long>(base_run->steps),
-                             base_run->final_loss, base));
+  stage.Done(absl::StrFormat("%lld texts (%d of them lines of table facts), %lld steps, loss %.3f; base checkpoint %s",
+                             static_cast<long long>(text_shards->samples), options.pretrain_fact_lines,
+                             static_cast<long long>(base_run->steps), base_run->final_loss, base));
 
   // 6. SFT shards from the verified traces, with the base's tokenizer and template.
   stage.Begin("build: verified traces → packed SFT shards (loss on the assistant's tokens only)");

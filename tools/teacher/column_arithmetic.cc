@@ -1,6 +1,7 @@
 #include "tools/teacher/column_arithmetic.h"
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,27 @@ std::string MultiplyByDigit(int64_t a, int64_t d) {
 }
 
 }  // namespace
+
+std::vector<std::string> OneColumnFacts() {
+  std::set<std::string> facts;
+  for (int x = 0; x <= 9; ++x) {
+    for (int y = 0; y <= 9; ++y) {
+      for (int c = 0; c <= 1; ++c) {
+        facts.insert(absl::StrCat(x, " + ", y, " + ", c, " = ", x + y + c));
+        const int top = x - y - c < 0 ? x + 10 : x;  // Subtract's borrow: the column works with x + 10
+        facts.insert(absl::StrCat(top, " - ", y, " - ", c, " = ", top - y - c));
+      }
+    }
+  }
+  for (int d = 2; d <= 9; ++d) {
+    for (int x = 0; x <= 9; ++x) {
+      facts.insert(absl::StrCat(x, " × ", d, " = ", x * d));
+      for (int carry = 0; carry < d; ++carry)  // a carry into a column of × d is at most d - 1
+        facts.insert(absl::StrCat(x * d, " + ", carry, " = ", x * d + carry));
+    }
+  }
+  return {facts.begin(), facts.end()};
+}
 
 std::string ColumnWork(const SolutionStep& step) {
   if (!step.lhs.IsInteger() || !step.rhs.IsInteger() || step.lhs.num < 0 || step.rhs.num < 0) return "";

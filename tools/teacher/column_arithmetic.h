@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "tools/teacher/problems.h"
 
@@ -14,5 +15,10 @@ namespace distill::teacher {
 // Applies to integer steps with non-negative operands: a + b and a - b (a >= b) where a number has two or more
 // digits, and a × d or d × a with one single-digit factor d >= 2 and a >= 10. "" for any other step.
 std::string ColumnWork(const SolutionStep& step);
+
+// Every one-column fact ColumnWork can state, in its wording and without the write/carry tail: the sums
+// "x + y + c = s" (carry c of 0 or 1), the differences "x - y - b = d" and, after a borrow, "1x - y - b = d", the
+// products "x × d = p" (d of 2…9) and the carry additions "p + c = s" that follow them. Sorted, no repeats.
+std::vector<std::string> OneColumnFacts();
 
 }  // namespace distill::teacher
