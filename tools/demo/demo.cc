@@ -162,22 +162,6 @@ json TinyQwen3Config(int64_t vocab_size) {
           {"torch_dtype", "float32"}};
 }
 
-trainer::TrainOptions TrainDefaults(const DemoOptions& options) {
-  trainer::TrainOptions t;
-  t.schedule = "cosine";
-  t.min_lr_ratio = 0.1;
-  t.warmup_steps = 10;
-  t.max_grad_norm = 1.0;
-  t.micro_batch_rows = 4;
-  t.dtype = "float32";
-  t.device = "auto";
-  t.seed = options.seed;
-  t.threads = options.threads;
-  t.save_every = 0;
-  t.keep_last = 1;
-  return t;
-}
-
 // Trains and logs a plain progress line about every 10 seconds.
 absl::StatusOr<trainer::TrainReport> TrainLogged(trainer::TrainOptions t, const Stage& stage) {
   auto last = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
@@ -358,14 +342,20 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
   if (!text_shards.ok()) return Fail(stage, "base model", text_shards.status());
   if (text_shards->bad_lines > 0)
     return Fail(stage, "base model", absl::InternalError(text_shards->bad.front().second));
-  trainer::TrainOptions pretrain = TrainDefaults(options);
+  trainer::TrainOptions pretrain;
   pretrain.base_model = base_init.string();
   pretrain.shards = text_build.out;
   pretrain.out = (work / "runs" / "pretrain").string();
   pretrain.mode = "pretrain";
   pretrain.lr = 3e-3;
+  pretrain.min_lr_ratio = 0.1;
+  pretrain.warmup_steps = 10;
   pretrain.epochs = options.pretrain_epochs;
   pretrain.micro_batch_rows = 2;  // lookups (the facts) are learned in steps more than in tokens
+  pretrain.dtype = "float32";
+  pretrain.seed = options.seed;
+  pretrain.threads = options.threads;
+  pretrain.keep_last = 1;
   fs::remove_all(pretrain.out, ec);
   auto base_run = TrainLogged(pretrain, stage);
   if (!base_run.ok()) return Fail(stage, "base model", base_run.status());

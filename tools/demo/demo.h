@@ -1,7 +1,8 @@
 // `distill demo`: the whole pipeline offline on a few CPU cores, one progress line per stage:
 //   teacher-sim (faults on) → collect → verify → a byte-level BPE vocabulary → a tiny Qwen3-architecture base
-//   pretrained on problem → answer text (no reasoning; problems and the one-digit tables) → SFT on the verified traces → GGUF q8_0 → eval of the base
-//   (LibTorch), the student (LibTorch) and the student's GGUF (llama.cpp) on held-out problems → report.html.
+//   pretrained on problem → answer text (no reasoning; problems and the one-digit tables) → SFT on the verified
+//   traces → GGUF q8_0 → eval of the base (LibTorch), the student (LibTorch) and the student's GGUF (llama.cpp) on
+//   held-out problems → report.html.
 // The problems are multi-digit arithmetic and short word problems (teacher::GenerateDemoProblems), which the
 // teacher works column by column: the student can learn that procedure, the base (answers only) cannot. The base
 // knows the one-column facts the working is made of (as a real base knows its tables): a 0.9M-parameter model
