@@ -4,7 +4,6 @@
 // bit-identical metrics on CPU.
 #include "trainer/train.h"
 
-#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
 #include <chrono>
@@ -17,6 +16,7 @@
 #include "data/shard/loader.h"
 #include "trainer/autocast.h"
 #include "trainer/checkpoint_io.h"
+#include "trainer/cpu_threads.h"
 #include "trainer/distributed.h"
 #include "trainer/lora.h"
 #include "trainer/memory.h"
@@ -118,7 +118,6 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   if (!env.ok()) return env.status();
   auto device = ResolveDevice(o.device, env->local_rank);
   if (!device.ok()) return device.status();
-  if (o.threads > 0) at::set_num_threads(o.threads);
   torch::manual_seed(o.seed);  // LoRA dropout draws from the default generator; checkpoints save its state
   auto dp = DataParallel::Init(*env, *device);
   if (!dp.ok()) return dp.status();
@@ -150,6 +149,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   auto config = hf::LoadModelConfig(o.base_model);
   if (!config.ok()) return config.status();
   if (o.rope_theta) config->rope_theta = *o.rope_theta;
+  ConfigureCpuThreads(o.threads, config->hidden_size);
   const bool cuda = device->is_cuda();
   const torch::Dtype dtype = (o.dtype == "bfloat16" && !cuda) ? torch::kBFloat16 : torch::kFloat32;
   auto model_or = MakeModel(*config, *device, dtype);

@@ -57,7 +57,7 @@ struct TrainOptions {
   std::string dtype = "auto";    // auto (bf16 autocast on CUDA, fp32 on CPU) | float32 | bfloat16
   std::string device = "auto";   // auto | cpu | cuda | cuda:N (LOCAL_RANK picks the GPU under a launcher)
   uint64_t seed = 42;
-  int threads = 0;               // intra-op threads on CPU (0 = LibTorch's default)
+  int threads = 0;               // intra-op threads on CPU (0 = LibTorch's default); OpenBLAS: ConfigureCpuThreads
   std::optional<double> rope_theta;  // override config.json's (open-r1 raises Qwen2.5-Math's to 300k for 32k)
 
   std::string chat_template;       // the template the shards were built with: saved in checkpoints' tokenizer_config

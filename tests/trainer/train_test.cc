@@ -346,7 +346,10 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   for (size_t i = 0; i < losses.size(); ++i) EXPECT_NEAR(losses[i], single->metrics[i].loss, 1e-5) << "step " << i + 1;
   auto latest = LatestCheckpoint(out);
   ASSERT_TRUE(latest.has_value());
-  EXPECT_LT(MaxDiff(Weights(single->last_checkpoint), Weights(*latest)), 1e-5);
+  // The gradients' sums run in another order (one GEMM over both rows against a sum per rank plus the all-reduce);
+  // Adam's first steps move a near-zero gradient by about ±lr whatever its size, so rounding shows up to ~1e-5
+  // (2.7e-5 measured with one OpenBLAS thread) against 4 steps of lr 3e-3.
+  EXPECT_LT(MaxDiff(Weights(single->last_checkpoint), Weights(*latest)), 1e-4);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "trainer/checkpoint_io.h"
+#include "trainer/cpu_threads.h"
 #include "trainer/decode.h"
 
 namespace distill::eval {
@@ -12,6 +13,7 @@ absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options) {
   auto loaded = trainer::LoadModel(options.model, device, torch::kFloat);
   if (!loaded.ok()) return loaded.status();
   std::shared_ptr<trainer::Model> model = *loaded;
+  if (device.is_cpu()) trainer::ConfigureCpuThreads(0, model->config.hidden_size);
   model->eval();
   return TokenBackend([model, options](const std::vector<TokenRequest>& requests, const std::vector<int64_t>& stop_ids)
                           -> absl::StatusOr<std::vector<std::vector<TokenSample>>> {

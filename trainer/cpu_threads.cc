@@ -1,0 +1,21 @@
+#include "trainer/cpu_threads.h"
+
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <thread>
+
+namespace distill::trainer {
+
+void ConfigureCpuThreads(int threads, int64_t hidden_size) {
+  if (threads > 0) at::set_num_threads(threads);
+  // Looked up at run time: LibTorch builds without OpenBLAS (MKL, CUDA wheels) do not export it.
+  using SetThreads = void (*)(int);
+  auto set_blas_threads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set_blas_threads == nullptr) return;
+  const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  set_blas_threads(hidden_size < kBlasPoolMinHidden ? 1 : (threads > 0 ? threads : all));
+}
+
+}  // namespace distill::trainer
