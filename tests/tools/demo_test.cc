@@ -3,13 +3,15 @@
 // at least as accurate (the accuracy gap itself needs the full demo's training; see the closing note). The same
 // student checkpoint decoded greedily through LibTorch and through its f32 GGUF in llama.cpp gives the same tokens,
 // hence the same answers, except where LibTorch's two best logits tie to within float rounding; and a GGUF eval
-// cut short resumes where it stopped.
+// cut short resumes where it stopped. On several cores the trainings run as data-parallel ranks.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -40,6 +42,18 @@ TEST(Demo, QuickRunEndToEndStudentBeatsBaseAndGgufAgreesWithLibTorch) {
     EXPECT_NE(demo.out.find(stage), std::string::npos) << stage << "\n" << demo.out;
   EXPECT_TRUE(fs::exists(work / "report.html"));
   EXPECT_TRUE(fs::exists(work / "student.q8_0.gguf"));
+  // With several cores both trainings ran as data-parallel ranks (distill train, one thread each), each rank
+  // holding its share of the step's 2 rows; their progress came through, and no rank reported an error.
+  if (std::thread::hardware_concurrency() >= 2) {
+    for (const char* run : {"pretrain", "sft"}) {
+      std::ifstream resolved(work / "runs" / run / "resolved.yaml");
+      const std::string text((std::istreambuf_iterator<char>(resolved)), std::istreambuf_iterator<char>());
+      EXPECT_NE(text.find("micro_batch_rows: 1\n"), std::string::npos) << run << "\n" << text;
+      EXPECT_NE(text.find("threads: 1\n"), std::string::npos) << run << "\n" << text;
+    }
+    EXPECT_NE(demo.out.find("steps/s"), std::string::npos) << demo.out;
+    EXPECT_EQ(demo.out.find("[rank "), std::string::npos) << demo.out;
+  }
 
   auto base = eval::ReadEvalRun((work / "evals" / "base").string());
   auto student = eval::ReadEvalRun((work / "evals" / "student").string());

@@ -25,6 +25,8 @@ struct DemoFlags {
 int RunDemo(DemoFlags& flags) {
   demo::DemoOptions& o = flags.options;
   if (o.work.empty()) o.work = (std::filesystem::temp_directory_path() / "distill-demo").string();
+  std::error_code ec;  // this binary (distill-torch) has the train verb the data-parallel ranks run
+  if (auto self = std::filesystem::read_symlink("/proc/self/exe", ec); !ec) o.trainer_binary = self.string();
   if (flags.quick) {  // CI's shortened run: fewer problems and steps, the same stages
     o.train_problems = 600;
     o.heldout_problems = 24;
