@@ -195,7 +195,7 @@ absl::StatusOr<trainer::TrainReport> TrainInRanks(const std::string& binary, con
   job.command = {binary, "train"};
   if (!yaml.empty()) job.command.insert(job.command.end(), {"--config", yaml});
   job.command.insert(job.command.end(), overrides.begin(), overrides.end());
-  std::vector<std::string> errors;
+  std::string last_error;  // named when a rank fails
   job.on_line = [&](int rank, launch::OutputStream stream, std::string_view text) {
     const std::string line(text);
     // Every rank draws the same progress line on stderr ("distill train:  42% 775.0/1857.0 steps, …"): rank 0's
@@ -207,14 +207,14 @@ absl::StatusOr<trainer::TrainReport> TrainInRanks(const std::string& binary, con
       if (rank == 0) stage.Log("      " + line.substr(percent));
     } else if (stream == launch::OutputStream::kStderr) {
       stage.Log(absl::StrCat("      [rank ", rank, "] ", line));
-      errors.push_back(absl::StrCat("rank ", rank, ": ", line));
+      last_error = absl::StrCat("rank ", rank, ": ", line);
     }
   };
   auto code = launch::RunLocal(job);
   if (!code.ok()) return code.status();
   if (*code != 0)
     return absl::InternalError(absl::StrCat("distill train in ", ranks, " ranks exited with code ", *code,
-                                            errors.empty() ? "" : ": ", errors.empty() ? "" : errors.back()));
+                                            last_error.empty() ? "" : ": ", last_error));
   auto run = eval::ReadReportTrainRun(out);
   if (!run.ok()) return run.status();
   auto checkpoint = trainer::LatestCheckpoint(out);
