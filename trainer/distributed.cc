@@ -126,7 +126,7 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Init(const DistEnv& 
     return absl::InvalidArgumentError(absl::StrFormat("rank %d outside world of %d", env.rank, env.world_size));
   if (options.bucket_bytes <= 0) return absl::InvalidArgumentError("bucket_bytes must be positive");
   std::unique_ptr<DataParallel> dp(new DataParallel(env, device, options));
-  if (env.world_size == 1) return dp;
+  if (env.world_size == 1 && !options.group_for_one_rank) return dp;
   if (env.master_addr.empty() || env.master_port <= 0 || env.master_port > 65535)
     return absl::InvalidArgumentError("data parallel needs MASTER_ADDR and MASTER_PORT");
 #if !defined(DISTILL_HAVE_GLOO)

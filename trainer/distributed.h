@@ -44,11 +44,15 @@ struct DataParallelOptions {
   int64_t bucket_bytes = 25ll << 20;
   // Rendezvous and collective timeout: a rank that never shows up fails the others after this long.
   std::chrono::milliseconds timeout = std::chrono::minutes(10);
+  // Creates the process group even for a world of one (a real Gloo/NCCL group over one device) instead of the
+  // no-op handle: lets a one-GPU machine exercise the NCCL path. The trainer never sets it.
+  bool group_for_one_rank = false;
 };
 
-// One process's handle on the job's process group. With world_size 1 there is no process group and every
-// collective is a no-op that leaves its inputs unchanged. Every collective must be called by all ranks in the
-// same order with tensors of the same shapes and dtypes (c10d's rule). Not thread-safe.
+// One process's handle on the job's process group. With world_size 1 there is no process group (unless
+// options.group_for_one_rank) and every collective is a no-op that leaves its inputs unchanged. Every collective
+// must be called by all ranks in the same order with tensors of the same shapes and dtypes (c10d's rule). Not
+// thread-safe.
 class DataParallel {
  public:
   // Rendezvous through a c10d::TCPStore at env.master_addr:env.master_port (rank 0 serves it), then creates a

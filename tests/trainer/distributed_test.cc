@@ -109,30 +109,7 @@ TEST(DataParallel, WorldOfOneIsNoOp) {
   EXPECT_TRUE(torch::equal(w.grad(), torch::full({3}, 2.0)));
 }
 
-// Property: a rank whose peers never arrive fails with a status naming the rendezvous, instead of hanging.
-TEST(DataParallel, MissingPeersTimeOut) {
-  DistEnv env{.rank = 1, .world_size = 2, .local_rank = 1, .master_addr = "127.0.0.1", .master_port = 0};
-  env.master_port = [] {  // a port nobody serves
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    close(fd);
-    return static_cast<int>(ntohs(addr.sin_port));
-  }();
-  DataParallelOptions options;
-  options.timeout = std::chrono::milliseconds(1500);
-  auto dp = DataParallel::Init(env, torch::kCPU, options);
-  ASSERT_FALSE(dp.ok());
-  EXPECT_NE(dp.status().message().find("rendezvous"), std::string::npos) << dp.status();
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Two ranks. The parent test spawns this binary twice with kChildEnv set; the child tests below only run there.
-
+// A loopback port free at the time of the call.
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -146,6 +123,58 @@ int FreePort() {
   close(fd);
   return port;
 }
+
+// Property: a real process group over one rank (Gloo on the CPU; NCCL on a CUDA device where there is one) runs
+// every collective the trainer uses, across buckets and dtypes, and a sum over one rank is the identity. A one-GPU
+// machine can run no second NCCL rank (NCCL refuses two ranks on one device), so this is the NCCL path's check.
+TEST(DataParallel, OneRankGroupRunsEveryCollective) {
+  std::vector<torch::Device> devices = {torch::kCPU};
+  if (torch::cuda::is_available()) devices.emplace_back(torch::kCUDA, 0);
+  for (const torch::Device& device : devices) {
+    SCOPED_TRACE(device.str());
+    DistEnv env{.rank = 0, .world_size = 1, .local_rank = 0, .master_addr = "127.0.0.1", .master_port = FreePort()};
+    DataParallelOptions options;
+    options.bucket_bytes = 64;
+    options.timeout = std::chrono::seconds(60);
+    options.group_for_one_rank = true;
+    auto dp = DataParallel::Init(env, device, options);
+    if (dp.status().code() == absl::StatusCode::kUnimplemented) {
+      std::printf("skipping %s: %s\n", device.str().c_str(), std::string(dp.status().message()).c_str());
+      continue;  // this build has no backend for the device (e.g. no gloo headers)
+    }
+    ASSERT_TRUE(dp.ok()) << dp.status();
+    EXPECT_EQ(*(*dp)->AllReduceSum(2.5), 2.5);
+    EXPECT_EQ(*(*dp)->AllReduceSum(int64_t{7}), 7);
+    auto on = [&](torch::Dtype dtype) { return torch::TensorOptions().dtype(dtype).device(device); };
+    torch::Tensor a = torch::zeros({5, 7}, on(torch::kFloat)).requires_grad_(true);
+    torch::Tensor b = torch::zeros({4}, on(torch::kDouble)).requires_grad_(true);
+    torch::Tensor c = torch::zeros({3}, on(torch::kFloat)).requires_grad_(true);  // no gradient: becomes zeros
+    a.mutable_grad() = torch::arange(35, on(torch::kFloat)).view({5, 7});
+    b.mutable_grad() = torch::arange(4, on(torch::kDouble)) * 0.5;
+    ASSERT_TRUE((*dp)->AllReduceGradients({a, b, c}).ok());
+    EXPECT_TRUE(torch::equal(a.grad().cpu(), torch::arange(35, torch::kFloat).view({5, 7})));
+    EXPECT_TRUE(torch::equal(b.grad().cpu(), torch::arange(4, torch::kDouble) * 0.5));
+    EXPECT_TRUE(torch::equal(c.grad().cpu(), torch::zeros({3})));
+    torch::Tensor x = torch::full({9, 3}, 10.0f, on(torch::kFloat));
+    ASSERT_TRUE((*dp)->Broadcast({x, b.detach()}).ok());
+    EXPECT_TRUE(torch::equal(x.cpu(), torch::full({9, 3}, 10.0f)));
+    EXPECT_TRUE((*dp)->Barrier().ok());
+  }
+}
+
+// Property: a rank whose peers never arrive fails with a status naming the rendezvous, instead of hanging.
+TEST(DataParallel, MissingPeersTimeOut) {
+  // A port nobody serves.
+  DistEnv env{.rank = 1, .world_size = 2, .local_rank = 1, .master_addr = "127.0.0.1", .master_port = FreePort()};
+  DataParallelOptions options;
+  options.timeout = std::chrono::milliseconds(1500);
+  auto dp = DataParallel::Init(env, torch::kCPU, options);
+  ASSERT_FALSE(dp.ok());
+  EXPECT_NE(dp.status().message().find("rendezvous"), std::string::npos) << dp.status();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Two ranks. The parent test spawns this binary twice with kChildEnv set; the child tests below only run there.
 
 // Runs `test` (a gtest filter) in `world` child processes; returns each rank's exit code and output.
 std::vector<std::pair<int, std::string>> RunRanks(const std::string& test, int world) {

@@ -1,10 +1,12 @@
 // The training loop (trainer/train.h) end to end on CPU with a tiny Qwen3-shaped model and synthetic shards:
-// learning, gradient accumulation, LoRA, NaN handling, bad input, kill -9 + resume, and two Gloo ranks.
+// learning, gradient accumulation, LoRA, NaN handling, bad input, kill -9 + resume, two Gloo ranks, and the same
+// run on CUDA where a device is present.
 #include "trainer/train.h"
 
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <torch/cuda.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -350,6 +352,44 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   // Adam's first steps move a near-zero gradient by about ±lr whatever its size, so rounding shows up to ~1e-5
   // (2.7e-5 measured with one OpenBLAS thread) against 4 steps of lr 3e-3.
   EXPECT_LT(MaxDiff(Weights(single->last_checkpoint), Weights(*latest)), 1e-4);
+}
+
+// Property: the same loop on a CUDA device gives the CPU's losses and weights in fp32 (here with per-layer
+// recompute, which must not change them); under bf16 autocast, the CUDA default, the losses stay within bf16
+// rounding of fp32 and still fall, and the metrics report device memory. Skips without CUDA (CI has none).
+TEST(Train, CudaRunMatchesCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const std::string base = MakeBase("base-cuda"), shards = MakeShards("shards-cuda", 8, 48, 2);
+  TrainOptions cpu = BaseOptions(base, shards, "run-cuda-cpu");
+  cpu.max_steps = 12;
+  cpu.eval_every = 6;
+  TrainOptions fp32 = cpu, bf16 = cpu;
+  fp32.out = (TestRoot() / "run-cuda-fp32").string();
+  fp32.device = "cuda";
+  fp32.dtype = "float32";
+  fp32.recompute = true;
+  bf16.out = (TestRoot() / "run-cuda-bf16").string();
+  bf16.device = "cuda";
+  auto a = Train(cpu), b = Train(fp32), c = Train(bf16);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(a->metrics.size(), b->metrics.size());
+  ASSERT_EQ(a->metrics.size(), c->metrics.size());
+  for (size_t i = 0; i < a->metrics.size(); ++i) {
+    std::printf("step %zu: cpu %.6f cuda fp32 %.6f cuda bf16 %.6f\n", i + 1, a->metrics[i].loss, b->metrics[i].loss,
+                c->metrics[i].loss);
+    EXPECT_NEAR(b->metrics[i].loss, a->metrics[i].loss, 1e-4 * a->metrics[i].loss) << "step " << i + 1;
+    EXPECT_NEAR(c->metrics[i].loss, b->metrics[i].loss, 0.03 * b->metrics[i].loss) << "step " << i + 1;
+  }
+  ASSERT_TRUE(a->final_val_loss && b->final_val_loss);
+  EXPECT_NEAR(*b->final_val_loss, *a->final_val_loss, 1e-4 * *a->final_val_loss);
+  EXPECT_LT(c->metrics.back().loss, c->metrics.front().loss);
+  EXPECT_GT(b->metrics.back().memory_mb, 0);
+  // Adam moves a near-zero gradient by about ±lr whatever its size, so rounding can flip a step of lr 3e-3.
+  const double diff = MaxDiff(Weights(a->last_checkpoint), Weights(b->last_checkpoint));
+  std::printf("largest weight difference cpu vs cuda fp32 after 12 steps: %.3g\n", diff);
+  EXPECT_LT(diff, 1e-2);
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # On a GPU machine with a CUDA LibTorch 2.x in python3 (and transformers for the peer) and .gpu-deps/ from
-# tools/gpu/stage.sh: builds the trainer, its tests and bench_train_gpu into build-gpu/, then runs the CUDA tests,
-# the GPU benchmark against transformers (BENCH_ARGS, e.g. "--tokens 32768 --steps 3") and the trainer's CPU
-# tests on LibTorch 2.x. Logs go to $OUT when set (the device tool's output folder), else to build-gpu/.
+# tools/gpu/stage.sh: builds the trainer, its tests and bench_train_gpu into build-gpu/, then runs the CUDA tests
+# (cuda_test, train_test's CUDA run, distributed_test's one-rank NCCL group), the GPU benchmark against transformers
+# (BENCH_ARGS, e.g. "--tokens 32768 --steps 3") and the trainer's CPU tests on LibTorch 2.x. Logs go to $OUT when set (the device tool's output folder), else to build-gpu/.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
@@ -28,15 +28,22 @@ ninja -C build-gpu -k 0 >"$logs/build.log" 2>&1
 echo "build rc=$? after $(( $(date +%s) - start )) s; warnings: $(grep -c 'warning:' "$logs/build.log")"
 grep -E "error:" "$logs/build.log" | head -20
 rc=0
-echo "=== cuda_test"
-build-gpu/tests/cuda_test >"$logs/cuda_test.log" 2>&1 || rc=1
-tail -3 "$logs/cuda_test.log"
+# run_test NAME [ARGS…]: one test binary, its log under $logs, a pass/fail line here.
+run_test() {
+  local t=$1 log="$logs/$1${2:+-cuda}.log"
+  [ -x "build-gpu/tests/$t" ] || { echo "=== $t not built"; rc=1; return; }
+  if build-gpu/tests/"$@" >"$log" 2>&1; then echo "=== $* passed"; else echo "=== $* FAILED"; rc=1; fi
+  grep -E "^\[  (FAILED|SKIPPED) |step [0-9]+: cpu|largest weight|skipping" "$log" | head -20
+}
+# The CUDA checks first (a device session may be cut short), then the benchmark, then the CPU tests on 2.x.
+run_test cuda_test
+run_test train_test --gtest_filter=Train.CudaRunMatchesCpu
+run_test distributed_test
 echo "=== bench_train_gpu ${BENCH_ARGS:-}"
 # shellcheck disable=SC2086
 build-gpu/bench_train_gpu ${BENCH_ARGS:-} 2>&1 | tee "$logs/bench.log" | grep -v "Loading weights\|^{" || rc=1
-for t in model_test decode_test loss_test recompute_test lora_test optim_test checkpoint_io_test; do
-  [ -x "build-gpu/tests/$t" ] || continue
-  if build-gpu/tests/$t >"$logs/$t.log" 2>&1; then echo "=== $t passed"; else echo "=== $t FAILED"; rc=1; fi
+for t in model_test decode_test loss_test recompute_test lora_test optim_test checkpoint_io_test train_test; do
+  run_test $t
 done
 echo "total $(( $(date +%s) - start )) s"
 exit $rc
