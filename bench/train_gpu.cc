@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "data/process.h"
+#include "data/remove_tree.h"
 #include "nlohmann/json.hpp"
 #include "trainer/checkpoint_io.h"
 #include "trainer/hf/model_config.h"
@@ -306,9 +307,8 @@ int Run(const Options& o) {
     if (!fp32_agree) rc = 1;
     std::fflush(stdout);
   }
-  std::error_code ec;
   if (o.keep) std::printf("kept: %s\n", dir.c_str());
-  else fs::remove_all(dir, ec);
+  else (void)data::RemoveTree(dir.string());
   return rc;
 }
 
@@ -350,9 +350,5 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {  // LibTorch errors (e.g. out of memory) end the bench with their message
     std::fprintf(stderr, "bench_train_gpu: %s\n", e.what());
   }
-  // With LibTorch 2.11 + CUDA 13 (H200) this program jumped to address 0 in a static destructor after main
-  // returned (cuda_test, which never touches the caching allocator's statistics, exits cleanly); the results
-  // are complete by now, so end without running static destructors and keep the exit status meaningful.
-  std::fflush(nullptr);
-  std::_Exit(rc);
+  return rc;
 }

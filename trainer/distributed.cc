@@ -120,6 +120,16 @@ DataParallel::DataParallel(const DistEnv& env, torch::Device device, const DataP
 
 DataParallel::~DataParallel() = default;
 
+bool DataParallel::HasBackend(torch::Device device) {
+#if defined(DISTILL_HAVE_GLOO)
+  if (device.is_cpu()) return true;
+#endif
+#if defined(DISTILL_HAVE_NCCL)
+  if (device.is_cuda()) return true;
+#endif
+  return false;
+}
+
 absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Init(const DistEnv& env, torch::Device device,
                                                                  const DataParallelOptions& options) {
   if (env.world_size < 1 || env.rank < 0 || env.rank >= env.world_size)

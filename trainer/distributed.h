@@ -60,6 +60,9 @@ class DataParallel {
   // was not compiled in or a rank does not show up within options.timeout.
   static absl::StatusOr<std::unique_ptr<DataParallel>> Init(const DistEnv& env, torch::Device device,
                                                             const DataParallelOptions& options = {});
+  // Whether this build compiled a process group backend for `device`'s type (Gloo for CPU, NCCL for CUDA): a
+  // LibTorch without gloo headers (pip's wheels) or without CUDA has none for that type.
+  static bool HasBackend(torch::Device device);
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "data/remove_tree.h"
 #include "trainer/checkpoint_io.h"
 #include "trainer/hf/file_io.h"
 #include "trainer/optim.h"
@@ -133,7 +134,7 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
   if (run.main) {
     const fs::path temp = fs::path(run.dir) / absl::StrCat(".checkpoint-", step, ".tmp");
     std::error_code ec;
-    fs::remove_all(temp, ec);
+    (void)data::RemoveTree(temp.string());  // a temp folder left by a crash; create_directories reports trouble
     fs::create_directories(temp, ec);
     if (ec) return absl::InternalError(absl::StrCat("cannot create ", temp.string(), ": ", ec.message()));
     absl::Status s = options.mode == "lora" ? SaveLoraAdapter(model, lora, temp.string())
@@ -155,15 +156,16 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
       s = WriteText((temp / kState).string(), state.dump(2) + "\n");
     }
     if (!s.ok()) {
-      fs::remove_all(temp, ec);
+      (void)data::RemoveTree(temp.string());  // best effort: the error that matters is s
       return s;
     }
-    fs::remove_all(final_dir, ec);  // a checkpoint of the same step from an earlier, abandoned run
+    // A checkpoint of the same step from an earlier, abandoned run; if it cannot go, the rename below says so.
+    (void)data::RemoveTree(final_dir.string());
     fs::rename(temp, final_dir, ec);
     if (ec) return absl::InternalError(absl::StrCat("cannot rename ", temp.string(), ": ", ec.message()));
     auto found = CompleteCheckpoints(run.dir);
     for (size_t i = 0; i + static_cast<size_t>(std::max<int64_t>(1, options.keep_last)) < found.size(); ++i)
-      fs::remove_all(found[i].second, ec);
+      (void)data::RemoveTree(found[i].second.string());  // pruning is best effort, as before
   }
   if (auto s = dp.Barrier(); !s.ok()) return s;
   return final_dir.string();

@@ -7,3 +7,7 @@ if(TARGET distill_data)
     endif()
   endforeach()
 endif()
+# Folder removal without std::filesystem::remove_all (header-only; every LibTorch-linked program uses it).
+if(absl_FOUND)
+  distill_test(data remove_tree_test LIBS absl::status absl::strings)
+endif()

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "data/remove_tree.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/trainer/test_models.h"
@@ -26,7 +27,7 @@ using testing::TestModel;
 
 std::string TempDir(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("distill-ckpt-" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
+  EXPECT_TRUE(data::RemoveTree(dir.string()).ok());  // not remove_all: see data/remove_tree.h
   fs::create_directories(dir);
   return dir.string();
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "data/remove_tree.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/trainer/test_models.h"
@@ -24,7 +25,7 @@ using testing::TestModel;
 
 std::string TempPath(const std::string& name) {
   const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / ("lora_test_" + name);
-  std::filesystem::remove_all(dir);
+  EXPECT_TRUE(data::RemoveTree(dir.string()).ok());  // not remove_all: see data/remove_tree.h
   std::filesystem::create_directories(dir);
   return dir.string();
 }

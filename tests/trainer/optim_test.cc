@@ -9,6 +9,7 @@
 #include <numbers>
 #include <string>
 
+#include "data/remove_tree.h"
 #include "gtest/gtest.h"
 #include "tests/trainer/test_models.h"
 #include "trainer/checkpoint_io.h"
@@ -22,7 +23,7 @@ using testing::TinyConfig;
 
 std::string TempPath(const std::string& name) {
   const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / ("optim_test_" + name);
-  std::filesystem::remove_all(dir);
+  EXPECT_TRUE(data::RemoveTree(dir.string()).ok());  // not remove_all: see data/remove_tree.h
   std::filesystem::create_directories(dir);
   return dir.string();
 }

@@ -37,6 +37,7 @@
 
 #include "CLI/CLI.hpp"
 #include "data/build/builder.h"
+#include "data/remove_tree.h"
 #include "data/shard/shard.h"
 #include "data/trace_record.h"
 #include "nlohmann/json.hpp"
@@ -525,7 +526,7 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
     std::printf("  RenderTrainingView in all: %.2f s (template + tokenize + rest above)\n", view_s);
   }
 
-  if (!opt.keep) fs::remove_all(tmp, ec);
+  if (!opt.keep) (void)data::RemoveTree(tmp.string());
   else std::printf("kept: %s\n", tmp.c_str());
   return rc;
 }

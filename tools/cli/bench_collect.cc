@@ -46,6 +46,7 @@
 #include "data/collect/dialect.h"
 #include "data/collect/http_pool.h"
 #include "data/collect/jsonl_log.h"
+#include "data/remove_tree.h"
 #include "data/trace_record.h"
 #include "nlohmann/json.hpp"
 #include "tools/cli/bench.h"
@@ -569,7 +570,7 @@ int RunBenchCollect(const CollectBenchOptions& opt) {
   if (opt.breakdown || (!opt.skip_curl && ours.Rate() < theirs.Rate()))
     PrintBreakdown(opt, co, url, server, ours, tmp);
   server.Stop();
-  if (!opt.keep) fs::remove_all(tmp, ec);
+  if (!opt.keep) (void)data::RemoveTree(tmp.string());
   return rc;
 }
 

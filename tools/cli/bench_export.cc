@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "data/remove_tree.h"
 #include "nlohmann/json.hpp"
 #include "tools/cli/bench.h"
 #include "tools/gguf/exporter.h"
@@ -239,8 +240,7 @@ int RunExportBench(const ExportBenchOptions& o) {
   if (o.keep) {
     std::printf("kept: %s\n", tmp.c_str());
   } else {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
+    (void)data::RemoveTree(tmp.string());
   }
   return 0;
 }

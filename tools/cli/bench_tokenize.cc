@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "CLI/CLI.hpp"
+#include "data/remove_tree.h"
 #include "nlohmann/json.hpp"
 #include "tokenizers/tokenizer.h"
 #include "tools/cli/bench.h"
@@ -185,8 +186,7 @@ int RunBenchTokenize(const BenchOptions& opt) {
   std::printf("distill, EncodeBatch %2d threads: %8.2f MB/s  (scaling %.2fx)%s\n", threads, total / 1e6 / batch_n_s,
               batch1_s / batch_n_s, same_n ? "" : "  <-- differs from sequential");
   if (!same1 || !same_n) rc = 2;
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
+  (void)data::RemoveTree(tmp.string());
   return rc;
 }
 

@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "data/remove_tree.h"
 #include "nlohmann/json.hpp"
 #include "tools/cli/bench.h"
 #include "tools/cli/torch_verbs.h"
@@ -371,7 +372,7 @@ int RunTrainBench(const TrainBenchOptions& o) {
     if (d > 1e-4) rc = 1;
     std::printf("targets: %s\n", speed_ok && memory_ok ? "met" : "not met");
   }
-  if (!o.keep) fs::remove_all(tmp, ec);
+  if (!o.keep) (void)data::RemoveTree(tmp.string());
   else std::printf("kept: %s\n", tmp.c_str());
   return rc;
 }

@@ -17,6 +17,7 @@
 #include "data/atomic_file.h"
 #include "data/build/builder.h"
 #include "data/collect/collector.h"
+#include "data/remove_tree.h"
 #include "data/trace_record.h"
 #include "data/verify.h"
 #include "distill_demo_config.h"
@@ -242,8 +243,7 @@ absl::StatusOr<trainer::TrainReport> RunTraining(const DemoOptions& options, con
   if (!config.ok()) return config.status();
   auto train = config::TrainOptionsFromConfig(*config);
   if (!train.ok()) return train.status();
-  std::error_code ec;
-  fs::remove_all(out, ec);
+  (void)data::RemoveTree(out);  // a rerun starts its training afresh
   const int cores = options.threads > 0 ? options.threads
                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int64_t rows = train->micro_batch_rows;
@@ -268,7 +268,7 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
   if (ec) return absl::InvalidArgumentError(absl::StrCat(options.work, ": cannot create: ", ec.message()));
   // A rerun starts clean: what an earlier run left here would mix into this one.
   for (const char* old : {"base-init", "runs", "evals", "pretrain-shards", "sft-shards", "report.html"})
-    fs::remove_all(work / old, ec);
+    (void)data::RemoveTree((work / old).string());
   DemoResult result;
 
   // 1. The teacher: an offline R1 stand-in with HTTP faults and flawed traces for verify to catch.
