@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +43,20 @@ TEST(Demo, QuickRunEndToEndStudentBeatsBaseAndGgufAgreesWithLibTorch) {
     EXPECT_NE(demo.out.find(stage), std::string::npos) << stage << "\n" << demo.out;
   EXPECT_TRUE(fs::exists(work / "report.html"));
   EXPECT_TRUE(fs::exists(work / "student.q8_0.gguf"));
+  // The base was probed on its tables after pretraining: every one-column fact once, by kind (the products are
+  // 8 multipliers × 10 digits), no kind with more right than asked.
+  std::smatch probe;
+  ASSERT_TRUE(std::regex_search(demo.out, probe,
+                                std::regex(R"(knows [0-9.]+% of (\d+) facts \(a \+ b \+ c (\d+)/(\d+), )"
+                                           R"(a - b - c (\d+)/(\d+), x × d (\d+)/(\d+), p \+ c (\d+)/(\d+)\))")))
+      << demo.out;
+  int asked = 0;
+  for (int kind = 0; kind < 4; ++kind) {
+    EXPECT_LE(std::stoi(probe[2 + 2 * kind].str()), std::stoi(probe[3 + 2 * kind].str())) << probe[0];
+    asked += std::stoi(probe[3 + 2 * kind].str());
+  }
+  EXPECT_EQ(asked, std::stoi(probe[1].str())) << probe[0];
+  EXPECT_EQ(std::stoi(probe[7].str()), 80) << probe[0];
   // With several cores both trainings ran as data-parallel ranks (distill train, one thread each), each rank
   // holding its share of the step's 2 rows; their progress came through, and no rank reported an error.
   if (std::thread::hardware_concurrency() >= 2) {
