@@ -32,6 +32,7 @@ struct DemoOptions {
   int vocab_size = 768;
   int pretrain_fact_lines = 4000;  // lines of 8 one-column facts (the tables a base knows) beside those texts
   double pretrain_epochs = 4.5; // the facts need the steps: student 93.8% / 55.2% (seeds 7 / 8) vs 88.5% / 33.3% with 3
+                                // (before products were a quarter of the fact picks)
   // SFT runs configs/demo.yaml (embedded at build time); these override its values when set.
   std::optional<double> sft_epochs, sft_lr;
   std::optional<int64_t> sft_batch_rows;  // 1024-token rows per step
