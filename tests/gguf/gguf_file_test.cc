@@ -1,7 +1,9 @@
 // GGUF writer and reader: exact round trips of every value type and several tensor types and alignments, the
 // temp-then-rename contract, and hostile inputs (truncations, patched fields, seeded fuzz) refused with the offset.
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -162,6 +164,41 @@ TEST(GgufFileTest, WriteIsAtomic) {
   EXPECT_EQ(ReadAll(path).size(), 8u);  // untouched
   for (const auto& entry : fs::directory_iterator(fs::path(path).parent_path())) {
     EXPECT_EQ(entry.path().filename().string().find("atomic.gguf.tmp."), std::string::npos) << entry.path();
+  }
+}
+
+// Property: when the file cannot get its space (here a file-size limit stands in for a full disk), Write fails
+// with a status naming the temp file before any tensor is filled, never a SIGBUS from the mapping, and leaves the
+// previous file and no temp file behind.
+TEST(GgufFileTest, NoSpaceIsAnErrorNotACrash) {
+  const std::string path = TempPath("nospace.gguf");
+  {
+    std::ofstream(path) << "previous";
+  }
+  GgufWriter writer;
+  ASSERT_TRUE(writer.AddKv("general.architecture", Value::String("llama")).ok());
+  bool filled = false;
+  ASSERT_TRUE(writer.AddTensor({"big", {1 << 20}, GgmlType::kF32}, [&](std::span<std::byte> out) {
+                      filled = true;
+                      std::memset(out.data(), 1, out.size());
+                      return absl::OkStatus();
+                    }).ok());
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);  // the limit would otherwise kill the test
+  rlimit small = old;
+  small.rlim_cur = 64 * 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  const absl::Status status = writer.Write(path);
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(std::string(status.message()).find("cannot reserve"), std::string::npos) << status;
+  EXPECT_NE(std::string(status.message()).find("nospace.gguf.tmp."), std::string::npos) << status;
+  EXPECT_FALSE(filled);
+  EXPECT_EQ(ReadAll(path).size(), 8u);  // "previous", untouched
+  for (const auto& entry : fs::directory_iterator(fs::path(path).parent_path())) {
+    EXPECT_EQ(entry.path().filename().string().find("nospace.gguf.tmp."), std::string::npos) << entry.path();
   }
 }
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <numbers>
 #include <regex>
+#include <span>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -109,7 +110,7 @@ struct LoraDelta {
 // Adds scaling · B[first .. first+n) · A to `values` (n rows of A's width), in fp32: each row's B·A is summed
 // over k = 0 … r−1, then scaled and added to W, the order of operations of torch's (B @ A) * scaling + W.
 void AddLoraRows(const LoraDelta& lora, const std::vector<float>& a, int64_t first, int64_t n, int64_t row_elems,
-                 std::vector<float>& values) {
+                 std::span<float> values) {
   const std::vector<float> b = hf::ToFloat32(RowSlice(*lora.b, first, n, lora.r));
   std::vector<float> delta(static_cast<size_t>(row_elems));
   for (int64_t i = 0; i < n; ++i) {
@@ -140,29 +141,32 @@ absl::Status ConvertRows(const hf::TensorView& view, int64_t rows, int64_t row_e
     return absl::OkStatus();
   }
   const int64_t block = head_dim > 0 ? std::max<int64_t>(head_dim, kRowsPerBlock / head_dim * head_dim) : kRowsPerBlock;
-  std::vector<float> permuted;
+  // One fp32 buffer (and one for the permutation) for all blocks: a fresh vector per block cost a memset and, on
+  // large rows, page faults for every block.
+  const size_t block_elems = static_cast<size_t>(std::min(block, rows) * row_elems);
+  std::vector<float> values(block_elems), permuted(head_dim > 0 ? block_elems : 0);
   const std::vector<float> lora_a = lora != nullptr ? hf::ToFloat32(*lora->a) : std::vector<float>();
   for (int64_t first = 0; first < rows; first += block) {
     const int64_t n = std::min(block, rows - first);
-    std::vector<float> values = hf::ToFloat32(RowSlice(view, first, n, row_elems));
-    if (lora != nullptr) AddLoraRows(*lora, lora_a, first, n, row_elems, values);
+    std::span<float> rows_fp32(values.data(), static_cast<size_t>(n * row_elems));
+    hf::ToFloat32(RowSlice(view, first, n, row_elems), rows_fp32);
+    if (lora != nullptr) AddLoraRows(*lora, lora_a, first, n, row_elems, rows_fp32);
     if (head_dim > 0) {
-      permuted.resize(values.size());
       const int64_t half = head_dim / 2;
       for (int64_t head = 0; head < n / head_dim; ++head) {
         for (int64_t j = 0; j < half; ++j) {
           for (int64_t p = 0; p < 2; ++p) {
-            const float* src = &values[static_cast<size_t>((head * head_dim + p * half + j) * row_elems)];
+            const float* src = &rows_fp32[static_cast<size_t>((head * head_dim + p * half + j) * row_elems)];
             std::copy(src, src + row_elems, &permuted[static_cast<size_t>((head * head_dim + 2 * j + p) * row_elems)]);
           }
         }
       }
-      values.swap(permuted);
+      rows_fp32 = std::span<float>(permuted.data(), rows_fp32.size());
     }
     std::byte* dst = out.data() + first * *row_bytes;
     if (type == GgmlType::kF32) {
-      std::memcpy(dst, values.data(), values.size() * sizeof(float));
-    } else if (auto s = QuantizeRows(type, values.data(), n, row_elems, dst, threads); !s.ok()) {
+      std::memcpy(dst, rows_fp32.data(), rows_fp32.size_bytes());
+    } else if (auto s = QuantizeRows(type, rows_fp32.data(), n, row_elems, dst, threads); !s.ok()) {
       return s;
     }
   }

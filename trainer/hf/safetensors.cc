@@ -106,13 +106,11 @@ int64_t TensorView::numel() const {
   return n;
 }
 
-std::vector<float> ToFloat32(const TensorView& view) {
-  const size_t width = DTypeBytes(view.dtype);
-  const size_t n = view.data.size() / width;
-  std::vector<float> out(n);
+void ToFloat32(const TensorView& view, std::span<float> out) {
+  const size_t n = out.size();
   if (view.dtype == DType::kF32) {
     if (n != 0) std::memcpy(out.data(), view.data.data(), n * 4);
-    return out;
+    return;
   }
   const std::byte* p = view.data.data();
   for (size_t i = 0; i < n; ++i) {
@@ -121,6 +119,11 @@ std::vector<float> ToFloat32(const TensorView& view) {
     // bf16 is the top half of an f32, so widening is a shift.
     out[i] = view.dtype == DType::kBF16 ? std::bit_cast<float>(static_cast<uint32_t>(u) << 16) : HalfToFloat(u);
   }
+}
+
+std::vector<float> ToFloat32(const TensorView& view) {
+  std::vector<float> out(view.data.size() / DTypeBytes(view.dtype));
+  ToFloat32(view, out);
   return out;
 }
 

@@ -34,6 +34,8 @@ struct TensorView {
 
 // Copies `view` to fp32 (F16 and BF16 widened exactly).
 std::vector<float> ToFloat32(const TensorView& view);
+// The same into `out`, which must hold exactly the view's element count: lets a caller reuse one buffer.
+void ToFloat32(const TensorView& view, std::span<float> out);
 
 // One memory-mapped .safetensors file. Errors name the file and, for header problems, the tensor and field.
 class SafetensorsFile {
