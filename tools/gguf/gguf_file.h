@@ -89,11 +89,13 @@ struct TensorSpec {
 // Bytes of a tensor of this type and shape, or an error for a bad shape (dims, block multiple, overflow).
 absl::StatusOr<uint64_t> TensorBytes(GgmlType type, std::span<const int64_t> ne);
 
-// Fills exactly out.size() bytes (the tensor's data, RowBytes × rows) when the file is written.
+// Fills exactly out.size() bytes (the tensor's data, RowBytes × rows) when the file is written. `out` is the
+// tensor's place in a shared mapping of the file, so a filler writes the final bytes directly.
 using TensorFiller = std::function<absl::Status(std::span<std::byte> out)>;
 
 // Collects metadata and tensors, then writes the file in one pass. Tensor data is produced by each tensor's
-// filler while writing, one tensor at a time, so peak memory is the largest tensor, not the model.
+// filler while writing, one tensor at a time, straight into the file's pages: no buffer of the model's or even
+// of one tensor's size (the kernel writes dirty pages back as it needs the memory).
 class GgufWriter {
  public:
   // Keys must be unique and non-empty; "general.alignment" must be a U32 power of two (it sets the alignment).
@@ -106,7 +108,8 @@ class GgufWriter {
   // Offset of each tensor relative to the data section, in AddTensor order (what the file will record).
   std::vector<uint64_t> TensorOffsets() const;
 
-  // Writes "<path>.tmp.<pid>", fsyncs it and renames it over `path`; the temp file is removed on failure.
+  // Writes "<path>.tmp.<pid>" (its whole size reserved first: a full disk is an error before any filler runs),
+  // fsyncs it and renames it over `path`; the temp file is removed on failure.
   absl::Status Write(const std::string& path) const;
 
  private:
