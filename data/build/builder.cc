@@ -40,30 +40,61 @@ struct LineResult {
   Sample sample;
 };
 
-// Buffers one split's samples and writes them as rows, packed per window.
+// Buffers one split's samples and writes them as rows, packed per window. A full window is packed and written
+// on a background thread while the next one fills, so writing overlaps reading and tokenizing (the consumer used
+// to stop for the whole flush, and the workers ran dry behind it); windows are written in input order.
 class SplitSink {
  public:
   SplitSink(std::unique_ptr<shard::ShardWriter> writer, uint32_t seq_len, bool pack, size_t window)
       : writer_(std::move(writer)), seq_len_(seq_len), pack_(pack), window_(std::max<size_t>(window, 1)) {}
+  ~SplitSink() {
+    if (flush_thread_.joinable()) flush_thread_.join();
+  }
+  SplitSink(const SplitSink&) = delete;
+  SplitSink& operator=(const SplitSink&) = delete;
 
   absl::Status Add(Sample sample) {
     ++counts.samples;
     counts.tokens += static_cast<int64_t>(sample.ids.size());
     for (uint8_t m : sample.mask) counts.loss_tokens += m;
     pending_.push_back(std::move(sample));
-    if (pending_.size() >= window_) return Flush();
+    if (pending_.size() < window_) return absl::OkStatus();
+    // At most two windows in memory: the one being written and the one filling.
+    if (auto s = WaitForFlush(); !s.ok()) return s;
+    flushing_ = std::move(pending_);
+    pending_.clear();
+    flush_thread_ = std::thread([this] { flush_status_ = Write(flushing_); });
     return absl::OkStatus();
   }
 
-  absl::Status Flush() {
-    if (pending_.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<shard::ShardFileInfo>> Finish() {
+    if (auto s = WaitForFlush(); !s.ok()) return s;
+    if (auto s = Write(pending_); !s.ok()) return s;
+    pending_.clear();
+    return writer_->Finish();
+  }
+
+  // Valid after Finish.
+  int64_t packed_rows() const { return packed_rows_; }
+  // samples, tokens and loss_tokens are counted by Add; rows and padding by the writes (valid after Finish).
+  SplitCounts counts;
+
+ private:
+  absl::Status WaitForFlush() {
+    if (flush_thread_.joinable()) flush_thread_.join();
+    return flush_status_;
+  }
+
+  // Packs `samples` (best-fit decreasing, or one per row) and appends the rows to the shard writer.
+  absl::Status Write(std::vector<Sample>& samples) {
+    if (samples.empty()) return absl::OkStatus();
     std::vector<std::vector<size_t>> rows;
     if (pack_) {
       std::vector<uint32_t> lengths;
-      for (const Sample& s : pending_) lengths.push_back(static_cast<uint32_t>(s.ids.size()));
+      for (const Sample& s : samples) lengths.push_back(static_cast<uint32_t>(s.ids.size()));
       rows = PackBestFitDecreasing(lengths, seq_len_);
     } else {
-      for (size_t i = 0; i < pending_.size(); ++i) rows.push_back({i});
+      for (size_t i = 0; i < samples.size(); ++i) rows.push_back({i});
     }
     std::vector<std::span<const int32_t>> ids;
     std::vector<std::span<const uint8_t>> masks;
@@ -72,9 +103,9 @@ class SplitSink {
       masks.clear();
       size_t length = 0;
       for (size_t i : row) {
-        ids.emplace_back(pending_[i].ids);
-        masks.emplace_back(pending_[i].mask);
-        length += pending_[i].ids.size();
+        ids.emplace_back(samples[i].ids);
+        masks.emplace_back(samples[i].mask);
+        length += samples[i].ids.size();
       }
       if (auto s = writer_->AddDocuments(ids, masks); !s.ok()) return s;
       ++counts.rows;
@@ -83,27 +114,21 @@ class SplitSink {
     }
     if (!pack_) {  // what packing would have needed, for the comparison
       std::vector<uint32_t> lengths;
-      for (const Sample& s : pending_) lengths.push_back(static_cast<uint32_t>(s.ids.size()));
+      for (const Sample& s : samples) lengths.push_back(static_cast<uint32_t>(s.ids.size()));
       packed_rows_ += static_cast<int64_t>(PackBestFitDecreasing(lengths, seq_len_).size());
     }
-    pending_.clear();
+    samples.clear();
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::vector<shard::ShardFileInfo>> Finish() {
-    if (auto s = Flush(); !s.ok()) return s;
-    return writer_->Finish();
-  }
-
-  int64_t packed_rows() const { return packed_rows_; }
-  SplitCounts counts;
-
- private:
   std::unique_ptr<shard::ShardWriter> writer_;
   uint32_t seq_len_;
   bool pack_;
   size_t window_;
-  std::vector<Sample> pending_;
+  std::vector<Sample> pending_;   // filling (the consumer's)
+  std::vector<Sample> flushing_;  // being written (flush_thread_'s)
+  std::thread flush_thread_;
+  absl::Status flush_status_;
   int64_t packed_rows_ = 0;
 };
 

@@ -4,8 +4,9 @@
 // encoding of the text (BOS when the tokenizer config adds one) plus the EOS id, with loss on every token.
 //
 // Streaming: at most `chunk_lines` input lines are in flight, rendered on `threads` workers and consumed in input
-// order, and samples are packed from a window of at most `pack_window` samples per split, so
-// memory is bounded and the output is byte-identical for any thread count.
+// order, and samples are packed from a window of at most `pack_window` samples per split (one window written on a
+// background thread while the next fills), so memory is bounded and the output is byte-identical for any thread
+// count.
 #pragma once
 
 #include <cstdint>
