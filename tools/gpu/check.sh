@@ -2,13 +2,15 @@
 # On a GPU machine with a CUDA LibTorch 2.x in python3 (and transformers for the peer) and .gpu-deps/ from
 # tools/gpu/stage.sh: builds the trainer, its tests and bench_train_gpu into build-gpu/, then runs the CUDA tests
 # (cuda_test, train_test's CUDA run, distributed_test's one-rank NCCL group), the GPU benchmark against transformers
-# (BENCH_ARGS, e.g. "--tokens 32768 --steps 3") and the trainer's CPU tests on LibTorch 2.x. Logs go to $OUT when set (the device tool's output folder), else to build-gpu/.
+# (BENCH_ARGS, e.g. "--tokens 32768 --steps 3") and the trainer's CPU tests on LibTorch 2.x. Logs go to
+# build-gpu/logs/, and as one logs.tar.gz to $OUT when set (the device tool's output folder, which returns only a
+# few files).
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 deps="$root/.gpu-deps"
 arch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-logs="${OUT:-$root/build-gpu}"
+logs="$root/build-gpu/logs"
 mkdir -p "$logs"
 [ -d "$deps" ] || { echo "no .gpu-deps: run tools/gpu/stage.sh on a Debian machine and bring the folder" >&2; exit 1; }
 export PATH=/usr/local/cuda/bin:$PATH
@@ -46,4 +48,5 @@ for t in model_test decode_test loss_test recompute_test lora_test optim_test ch
   run_test $t
 done
 echo "total $(( $(date +%s) - start )) s"
+[ -n "${OUT:-}" ] && tar -czf "$OUT/logs.tar.gz" -C "$logs" .
 exit $rc
