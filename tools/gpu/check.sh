@@ -32,7 +32,7 @@ grep -E "error:" "$logs/build.log" | head -20
 rc=0
 # run_test NAME [ARGS…]: one test binary, its log under $logs, a pass/fail line here.
 run_test() {
-  local t=$1 log="$logs/$1${2:+-cuda}.log"
+  local t=$1 log="$logs/$1${2:+-filtered}.log"
   [ -x "build-gpu/tests/$t" ] || { echo "=== $t not built"; rc=1; return; }
   if build-gpu/tests/"$@" >"$log" 2>&1; then echo "=== $* passed"; else echo "=== $* FAILED"; rc=1; fi
   grep -E "^\[  (FAILED|SKIPPED) |step [0-9]+: cpu|largest weight|skipping" "$log" | head -20
