@@ -2,12 +2,14 @@
 #include "data/trace_record.h"
 
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <utility>
 
 #include "absl/status/status.h"
-#include "data/json_fast.h"
+#include "tokenizers/json_fast.h"
 #include "data/trace_filters.h"
 
 namespace distill::data {
@@ -187,6 +189,14 @@ std::string PromptIdFor(const nlohmann::json& messages) {
 std::optional<size_t> FindInvalidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
+    if (i + 8 <= s.size()) {  // eight ASCII bytes at a time: trace text is mostly ASCII
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if ((w & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       ++i;
@@ -242,7 +252,7 @@ absl::StatusOr<nlohmann::json> ParseJsonObjectLine(std::string_view line, const 
     return absl::InvalidArgumentError(where + ": invalid UTF-8 at byte " + std::to_string(*bad));
   }
   if (IsBlankLine(line)) return absl::InvalidArgumentError(where + ": empty line (expected a JSON object)");
-  if (std::optional<json> fast = ParseJsonFast(line); fast && fast->is_object()) return std::move(*fast);
+  if (std::optional<json> fast = tok::ParseJsonFast(line); fast && fast->is_object()) return std::move(*fast);
   json j;  // not valid JSON (or not an object): nlohmann's parser names what is wrong and where
   try {
     j = json::parse(line);

@@ -56,6 +56,14 @@ std::string BytesToByteLevel(std::string_view bytes) {
   return out;
 }
 
+void BpeModel::Reserve(size_t pieces, size_t merges) {
+  piece_to_id_.reserve(pieces);
+  bytes_to_id_.reserve(pieces);
+  id_to_piece_.reserve(pieces);
+  has_id_.reserve(pieces);
+  merges_.reserve(merges);
+}
+
 absl::Status BpeModel::AddPiece(std::string_view piece, TokenId id) {
   if (id < 0) return absl::InvalidArgumentError(absl::StrCat("negative id ", id));
   if (id > kMaxTokenId) return absl::InvalidArgumentError(absl::StrCat("id ", id, " exceeds the maximum ", kMaxTokenId));
@@ -77,7 +85,9 @@ absl::Status BpeModel::AddMerge(std::string_view left, std::string_view right, u
   if (a == piece_to_id_.end()) return absl::InvalidArgumentError(absl::StrCat("'", std::string(left), "' is not in the vocabulary"));
   auto b = piece_to_id_.find(right);
   if (b == piece_to_id_.end()) return absl::InvalidArgumentError(absl::StrCat("'", std::string(right), "' is not in the vocabulary"));
-  auto m = piece_to_id_.find(std::string(left) + std::string(right));
+  std::string merged;
+  merged.reserve(left.size() + right.size());
+  auto m = piece_to_id_.find(merged.append(left).append(right));
   if (m == piece_to_id_.end()) {
     return absl::InvalidArgumentError(absl::StrCat("merged piece '", std::string(left), std::string(right), "' is not in the vocabulary"));
   }

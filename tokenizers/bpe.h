@@ -39,6 +39,8 @@ inline constexpr TokenId kMaxTokenId = (1 << 22) - 1;
 
 class BpeModel {
  public:
+  // Sizes the tables for `pieces` vocabulary entries and `merges` merges (an optimisation only).
+  void Reserve(size_t pieces, size_t merges);
   // Adds a vocabulary entry (byte-level spelling). Errors on a duplicate piece or a negative id.
   absl::Status AddPiece(std::string_view piece, TokenId id);
   // Adds the merge of rank `rank` (its index in the merges list). Both parts and their concatenation must be in

@@ -33,6 +33,7 @@ class BpeTokenizer : public Tokenizer {
   bool IsSpecial(TokenId id) const override;
   std::string TokenBytes(TokenId id) const override;
   bool SplitsAtAddedTokens() const override { return true; }
+  bool PostProcessorAddsBos() const override { return post_processor_adds_bos_; }
   std::string Describe() const override;
 
   // Assembly (used by the loader).
@@ -41,6 +42,7 @@ class BpeTokenizer : public Tokenizer {
   PreTokenizer& pre_tokenizer() { return pre_tokenizer_; }
   void set_decoder(DecoderKind kind) { decoder_ = kind; }
   void set_origin(std::string origin) { origin_ = std::move(origin); }
+  void set_post_processor_adds_bos(bool adds) { post_processor_adds_bos_ = adds; }
   // Adds the added tokens (any order) and computes the per-id tables. Call once, after the model is complete.
   void Finish(std::vector<AddedToken> added);
 
@@ -57,6 +59,7 @@ class BpeTokenizer : public Tokenizer {
   PreTokenizer pre_tokenizer_;
   AddedVocab added_vocab_;
   DecoderKind decoder_ = DecoderKind::kByteLevel;
+  bool post_processor_adds_bos_ = false;
   std::vector<AddedToken> added_tokens_;                   // sorted by id
   StringMap<TokenId> added_by_content_;
   std::vector<std::string> token_bytes_;                   // per id: bytes the decoder produces

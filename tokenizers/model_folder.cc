@@ -67,27 +67,6 @@ absl::Status CheckAddedTokensDecoder(const json& config, const Tokenizer& tokeni
   return absl::OkStatus();
 }
 
-// HF fast tokenizers add BOS through tokenizer.json's post_processor (Llama 3: TemplateProcessing).
-absl::StatusOr<bool> PostProcessorAddsBos(const std::string& tokenizer_json) {
-  auto parsed = ParseJsonFile(tokenizer_json);
-  if (!parsed.ok()) return parsed.status();
-  std::vector<const json*> processors;
-  if (auto it = parsed->find("post_processor"); it != parsed->end() && it->is_object()) {
-    if ((*it).value("type", "") == "Sequence" && it->contains("processors") && (*it)["processors"].is_array()) {
-      for (const auto& p : (*it)["processors"]) processors.push_back(&p);
-    } else {
-      processors.push_back(&*it);
-    }
-  }
-  for (const json* p : processors) {
-    if (p->value("type", "") != "TemplateProcessing") continue;
-    auto single = p->find("single");
-    if (single != p->end() && single->is_array() && !single->empty() && (*single)[0].contains("SpecialToken"))
-      return true;
-  }
-  return false;
-}
-
 absl::StatusOr<std::optional<json>> OptionalJsonFile(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::optional<json>();
@@ -206,9 +185,7 @@ absl::StatusOr<ModelTokenization> LoadModelTokenization(const std::string& path,
         return absl::InvalidArgumentError(absl::StrCat(config_path, ": add_bos_token: expected true or false"));
       out.add_bos_token = it->get<bool>();
     } else if (!is_sentencepiece) {
-      auto adds = PostProcessorAddsBos(tokenizer_file.string());
-      if (!adds.ok()) return adds.status();
-      out.add_bos_token = *adds;
+      out.add_bos_token = out.tokenizer->PostProcessorAddsBos();
     }
   }
   // Newer transformers save the template as chat_template.jinja beside the config.

@@ -56,6 +56,9 @@ class Tokenizer {
   // single_word or normalized flag (the text is split at added tokens before anything else looks at it). False
   // for SentencePiece, which adds a dummy-prefix space to each encoded text.
   virtual bool SplitsAtAddedTokens() const { return false; }
+  // True when the file's post-processor prepends a BOS to every encoding (HF TemplateProcessing whose single
+  // template starts with a special token, as Llama 3's tokenizer.json has).
+  virtual bool PostProcessorAddsBos() const { return false; }
   // Short name of the backend and its configuration, e.g. "bpe(tokenizer.json)"; used in fingerprints and logs.
   virtual std::string Describe() const = 0;
 };
@@ -69,6 +72,9 @@ absl::StatusOr<std::vector<std::vector<TokenId>>> EncodeBatch(const Tokenizer& t
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerJson(const std::string& path);
 // Parses tokenizer.json content; `origin` names the source in error messages.
 absl::StatusOr<std::unique_ptr<Tokenizer>> ParseTokenizerJson(std::string_view json, const std::string& origin);
+// True when ParseTokenizerJson can read `json` on its fast path (model.vocab and model.merges streamed into flat
+// lists rather than a DOM); the result is the same either way. For tests and benchmarks.
+bool TokenizerJsonHasFastPath(std::string_view json);
 
 // Loads a SentencePiece tokenizer.model through libsentencepiece.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePiece(const std::string& path);

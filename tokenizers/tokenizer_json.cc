@@ -2,25 +2,117 @@
 // the origin and the JSON path at fault ("tokenizer.json: pre_tokenizer.pretokenizers[1].type: unknown ...").
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "tokenizers/bpe_tokenizer.h"
 #include "tokenizers/file_util.h"
+#include "tokenizers/json_fast.h"
 #include "tokenizers/tokenizer.h"
+#include "tokenizers/utf8.h"
 
 namespace distill::tok {
 namespace {
 
 using Json = nlohmann::json;
 
+// model.vocab and model.merges as flat lists (in file order when read by ReadLargeMembers, in nlohmann's key order
+// when read from the DOM).
+struct VocabLists {
+  std::vector<std::pair<std::string, int64_t>> vocab;
+  std::vector<std::pair<std::string, std::string>> merges;
+};
+
+// Splits a merge spelled "left right" at its one space; false when there is not exactly one.
+bool SplitMerge(std::string_view s, std::string* left, std::string* right) {
+  const size_t sp = s.find(' ');
+  if (sp == std::string_view::npos || s.find(' ', sp + 1) != std::string_view::npos) return false;
+  left->assign(s.substr(0, sp));
+  right->assign(s.substr(sp + 1));
+  return true;
+}
+
+struct LargeMembers {
+  Json root;  // every member but model.vocab and model.merges
+  VocabLists lists;
+};
+
+// tokenizer.json with model.vocab and model.merges read straight into flat lists — a DOM of them (std::map nodes
+// and a string per entry) was most of loading a 150k-token vocabulary — and every other member into a DOM.
+// nullopt for anything this path does not take (invalid UTF-8 or JSON, a non-integer id, a repeated "model",
+// "vocab" or "merges", a model that is not an object): the caller then parses the text the ordinary way.
+std::optional<LargeMembers> ReadLargeMembers(std::string_view text) {
+  if (utf8::FindInvalid(text) != std::string_view::npos) return std::nullopt;
+  LargeMembers out;
+  out.root = Json::object();
+  JsonReader reader(text);
+  std::string merge;
+  auto read_vocab = [&] {
+    return reader.ForEachMember([&](const std::string& piece) {
+      int64_t id;
+      if (!reader.Int64(id)) return false;
+      out.lists.vocab.emplace_back(piece, id);
+      return true;
+    });
+  };
+  auto read_merges = [&] {
+    return reader.ForEachElement([&] {
+      auto& [left, right] = out.lists.merges.emplace_back();
+      if (reader.Peek() == '"') return reader.String(merge) && SplitMerge(merge, &left, &right);
+      int n = 0;
+      return reader.ForEachElement([&] { return ++n <= 2 && reader.String(n == 1 ? left : right); }) && n == 2;
+    });
+  };
+  bool have_model = false, have_vocab = false, have_merges = false;
+  const bool ok = reader.ForEachMember([&](const std::string& key) {
+    if (key != "model") return reader.Value(out.root[key]);
+    if (std::exchange(have_model, true)) return false;
+    Json& model = out.root["model"] = Json::object();
+    return reader.ForEachMember([&](const std::string& member) {
+      if (member == "vocab") return !std::exchange(have_vocab, true) && read_vocab();
+      if (member == "merges") return !std::exchange(have_merges, true) && read_merges();
+      return reader.Value(model[member]);
+    });
+  });
+  if (!ok || !reader.AtEnd() || !have_vocab || !have_merges) return std::nullopt;
+  return out;
+}
+
+// HF fast tokenizers add BOS through the post_processor (Llama 3: a TemplateProcessing whose single-sequence
+// template starts with a special token), alone or inside a Sequence.
+bool PostProcessorAddsBos(const Json& root) {
+  auto type_is = [](const Json& j, std::string_view type) {
+    auto it = j.find("type");
+    return it != j.end() && it->is_string() && it->get_ref<const std::string&>() == type;
+  };
+  auto it = root.find("post_processor");
+  if (it == root.end() || !it->is_object()) return false;
+  std::vector<const Json*> processors = {&*it};
+  if (auto list = it->find("processors"); type_is(*it, "Sequence") && list != it->end() && list->is_array()) {
+    processors.clear();
+    for (const Json& p : *list) processors.push_back(&p);
+  }
+  for (const Json* p : processors) {
+    if (!p->is_object() || !type_is(*p, "TemplateProcessing")) continue;
+    auto single = p->find("single");
+    if (single != p->end() && single->is_array() && !single->empty() && (*single)[0].is_object() &&
+        (*single)[0].contains("SpecialToken"))
+      return true;
+  }
+  return false;
+}
+
 class Loader {
  public:
   explicit Loader(const std::string& origin) : origin_(origin) {}
 
-  absl::StatusOr<std::unique_ptr<Tokenizer>> Load(const Json& root);
+  // `lists`, when given, holds model.vocab and model.merges (then absent from `root`).
+  absl::StatusOr<std::unique_ptr<Tokenizer>> Load(const Json& root, const VocabLists* lists = nullptr);
 
  private:
   absl::Status Err(const std::string& path, absl::string_view what) const {
@@ -55,7 +147,8 @@ class Loader {
     return GetString(obj, "type", path, type);
   }
 
-  absl::Status LoadModel(const Json& j, const std::string& path, BpeTokenizer* t);
+  absl::Status ReadVocabLists(const Json& model, const std::string& path, VocabLists* out) const;
+  absl::Status LoadModel(const Json& j, const std::string& path, const VocabLists* lists, BpeTokenizer* t);
   absl::Status LoadNormalizer(const Json& j, const std::string& path, Normalizer* n);
   absl::Status LoadPreTokenizer(const Json& j, const std::string& path, PreTokenizer* p);
   absl::Status LoadDecoder(const Json& j, const std::string& path, BpeTokenizer* t);
@@ -64,7 +157,40 @@ class Loader {
   const std::string& origin_;
 };
 
-absl::Status Loader::LoadModel(const Json& j, const std::string& path, BpeTokenizer* t) {
+absl::Status Loader::ReadVocabLists(const Json& j, const std::string& path, VocabLists* out) const {
+  auto vocab = j.find("vocab");
+  if (vocab == j.end()) return Err(Key(path, "vocab"), "missing");
+  if (!vocab->is_object()) return Err(Key(path, "vocab"), absl::StrCat("expected an object, got ", TypeName(*vocab)));
+  out->vocab.reserve(vocab->size());
+  for (auto it = vocab->begin(); it != vocab->end(); ++it) {
+    if (!it->is_number_integer()) {
+      return Err(absl::StrCat(path, ".vocab[\"", it.key(), "\"]"),
+                 absl::StrCat("expected an integer id, got ", TypeName(*it)));
+    }
+    out->vocab.emplace_back(it.key(), it->get<int64_t>());
+  }
+  auto merges = j.find("merges");
+  if (merges == j.end()) return Err(Key(path, "merges"), "missing");
+  if (!merges->is_array()) return Err(Key(path, "merges"), absl::StrCat("expected an array, got ", TypeName(*merges)));
+  out->merges.resize(merges->size());
+  for (size_t i = 0; i < merges->size(); ++i) {
+    const Json& m = (*merges)[i];
+    auto& [left, right] = out->merges[i];
+    if (m.is_string()) {
+      const std::string& text = m.get_ref<const std::string&>();
+      if (!SplitMerge(text, &left, &right))
+        return Err(Index(Key(path, "merges"), i), absl::StrCat("expected \"left right\", got \"", text, "\""));
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+      left = m[0].get<std::string>();
+      right = m[1].get<std::string>();
+    } else {
+      return Err(Index(Key(path, "merges"), i), "expected a string \"left right\" or a pair [\"left\", \"right\"]");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadModel(const Json& j, const std::string& path, const VocabLists* lists, BpeTokenizer* t) {
   if (!j.is_object()) return Err(path, absl::StrCat("expected an object, got ", TypeName(j)));
   if (auto it = j.find("type"); it != j.end()) {
     if (!it->is_string()) return Err(Key(path, "type"), "expected a string");
@@ -86,38 +212,21 @@ absl::Status Loader::LoadModel(const Json& j, const std::string& path, BpeTokeni
   }
   BpeModel& model = t->model();
   model.set_ignore_merges(ignore_merges);
-  auto vocab = j.find("vocab");
-  if (vocab == j.end()) return Err(Key(path, "vocab"), "missing");
-  if (!vocab->is_object()) return Err(Key(path, "vocab"), absl::StrCat("expected an object, got ", TypeName(*vocab)));
-  for (auto it = vocab->begin(); it != vocab->end(); ++it) {
-    const std::string p = absl::StrCat(path, ".vocab[\"", it.key(), "\"]");
-    if (!it->is_number_integer()) return Err(p, absl::StrCat("expected an integer id, got ", TypeName(*it)));
-    const auto id = it->get<int64_t>();
-    if (id < 0 || id > kMaxTokenId) return Err(p, absl::StrCat("id ", id, " out of range [0, ", kMaxTokenId, "]"));
-    if (auto s = model.AddPiece(it.key(), static_cast<TokenId>(id)); !s.ok()) return Err(p, s.message());
+  VocabLists from_dom;
+  if (!lists) {
+    if (auto s = ReadVocabLists(j, path, &from_dom); !s.ok()) return s;
+    lists = &from_dom;
   }
-  auto merges = j.find("merges");
-  if (merges == j.end()) return Err(Key(path, "merges"), "missing");
-  if (!merges->is_array()) return Err(Key(path, "merges"), absl::StrCat("expected an array, got ", TypeName(*merges)));
-  for (size_t i = 0; i < merges->size(); ++i) {
-    const Json& m = (*merges)[i];
-    const std::string p = Index(Key(path, "merges"), i);
-    std::string left, right;
-    if (m.is_string()) {
-      const std::string& s = m.get_ref<const std::string&>();
-      const size_t sp = s.find(' ');
-      if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos) {
-        return Err(p, absl::StrCat("expected \"left right\", got \"", s, "\""));
-      }
-      left = s.substr(0, sp);
-      right = s.substr(sp + 1);
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      left = m[0].get<std::string>();
-      right = m[1].get<std::string>();
-    } else {
-      return Err(p, "expected a string \"left right\" or a pair [\"left\", \"right\"]");
-    }
-    if (auto s = model.AddMerge(left, right, static_cast<uint32_t>(i)); !s.ok()) return Err(p, s.message());
+  model.Reserve(lists->vocab.size(), lists->merges.size());
+  for (const auto& [piece, id] : lists->vocab) {
+    auto where = [&] { return absl::StrCat(path, ".vocab[\"", piece, "\"]"); };
+    if (id < 0 || id > kMaxTokenId) return Err(where(), absl::StrCat("id ", id, " out of range [0, ", kMaxTokenId, "]"));
+    if (auto s = model.AddPiece(piece, static_cast<TokenId>(id)); !s.ok()) return Err(where(), s.message());
+  }
+  for (size_t i = 0; i < lists->merges.size(); ++i) {
+    const auto& [left, right] = lists->merges[i];
+    if (auto s = model.AddMerge(left, right, static_cast<uint32_t>(i)); !s.ok())
+      return Err(Index(Key(path, "merges"), i), s.message());
   }
   if (auto s = model.Finish(); !s.ok()) return Err(Key(path, "vocab"), s.message());
   return absl::OkStatus();
@@ -276,13 +385,14 @@ void AssignAddedIds(const BpeModel& model, std::vector<AddedToken>* added) {
   *added = std::move(out);
 }
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> Loader::Load(const Json& root) {
+absl::StatusOr<std::unique_ptr<Tokenizer>> Loader::Load(const Json& root, const VocabLists* lists) {
   if (!root.is_object()) return Err("(root)", absl::StrCat("expected an object, got ", TypeName(root)));
   auto t = std::make_unique<BpeTokenizer>();
   t->set_origin(origin_);
+  t->set_post_processor_adds_bos(PostProcessorAddsBos(root));
   auto model = root.find("model");
   if (model == root.end()) return Err("model", "missing");
-  if (auto s = LoadModel(*model, "model", t.get()); !s.ok()) return s;
+  if (auto s = LoadModel(*model, "model", lists, t.get()); !s.ok()) return s;
   if (auto it = root.find("normalizer"); it != root.end()) {
     if (auto s = LoadNormalizer(*it, "normalizer", &t->normalizer()); !s.ok()) return s;
   }
@@ -311,6 +421,15 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Loader::Load(const Json& root) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> ParseTokenizerJson(std::string_view json, const std::string& origin) {
+  // The fast path gives up on anything unusual, a loader error included, so that every error comes from the one
+  // path below and reads the same whichever path met it first.
+  if (std::optional<LargeMembers> fast = ReadLargeMembers(json)) {
+    try {
+      auto loaded = Loader(origin).Load(fast->root, &fast->lists);
+      if (loaded.ok()) return loaded;
+    } catch (const std::exception&) {
+    }
+  }
   Json root;
   try {
     root = Json::parse(json.begin(), json.end());
@@ -329,10 +448,12 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> ParseTokenizerJson(std::string_view j
   }
 }
 
+bool TokenizerJsonHasFastPath(std::string_view json) { return ReadLargeMembers(json).has_value(); }
+
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerJson(const std::string& path) {
-  auto text = ReadFileToString(path);
-  if (!text.ok()) return text.status();
-  return ParseTokenizerJson(*text, path);
+  auto file = MappedFile::Open(path);
+  if (!file.ok()) return file.status();
+  return ParseTokenizerJson(file->text(), path);
 }
 
 }  // namespace distill::tok

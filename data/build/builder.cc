@@ -5,7 +5,6 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "data/build/fingerprint.h"
+#include "data/line_reader.h"
 #include "data/trace_record.h"
 #include "tokenizers/model_folder.h"
 #include "tokenizers/training_view.h"
@@ -435,12 +435,11 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
   };
   auto read_inputs = [&]() -> absl::Status {
     for (const std::string& input : options.inputs) {
-      std::ifstream in(input, std::ios::binary);
-      if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", input));
+      auto in = data::LineReader::Open(input);
+      if (!in.ok()) return in.status();
       std::string line;
-      int64_t number = 0;
-      while (std::getline(in, line)) {
-        ++number;
+      while (in->Next(&line)) {
+        const int64_t number = in->line_number();
         progress.bytes_read += line.size() + 1;
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (data::IsBlankLine(line)) continue;
@@ -461,7 +460,7 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
         }
         work_ready.notify_one();
       }
-      if (in.bad()) return absl::DataLossError(absl::StrCat(input, ": read error after line ", number));
+      if (!in->status().ok()) return in->status();
     }
     return absl::OkStatus();
   };

@@ -2,7 +2,7 @@
 # through the bpe_hf fixture (tests/reference/hf_encode.js writes the corpus and the reference ids/decodes).
 if(TARGET distill_tokenizers)
   set(DISTILL_BPE_LIBS distill_tokenizers absl::flat_hash_map absl::hash)
-  foreach(t utf8_test bpe_test bpe_hostile_test)
+  foreach(t utf8_test bpe_test bpe_hostile_test json_fast_test tokenizer_json_test)
     if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.cc)
       distill_test(tokenizers ${t} LIBS ${DISTILL_BPE_LIBS})
     endif()

@@ -57,7 +57,7 @@ Value SortArray(const Value& operand, bool reverse, bool case_sensitive, const V
   Array items = *operand.arr;
   auto key = [&](const Value& item) {
     if (attribute.type == Type::kNull) return item;
-    const std::string path = attribute.type == Type::kInt ? JsNumberToString(attribute.num) : attribute.s;
+    const std::string path = attribute.type == Type::kInt ? JsNumberToString(attribute.num) : attribute.s.get();
     return GetAttributePath(item, path);
   };
   std::stable_sort(items.begin(), items.end(), [&](const Value& a, const Value& b) {
@@ -87,7 +87,7 @@ int CompareValues(const Value& a, const Value& b, bool case_sensitive) {
   }
   if (a.type != b.type) Throw(std::string("cannot compare ") + TypeName(a) + " with " + TypeName(b));
   if (a.type == Type::kString) {
-    const std::string x = case_sensitive ? a.s : JsToLower(a.s), y = case_sensitive ? b.s : JsToLower(b.s);
+    const std::string x = case_sensitive ? a.s.get() : JsToLower(a.s), y = case_sensitive ? b.s.get() : JsToLower(b.s);
     return x < y ? -1 : x > y ? 1 : 0;
   }
   Throw(std::string("cannot compare values of type ") + TypeName(a));
@@ -136,8 +136,8 @@ bool ApplyTest(const std::string& name, const Value& v, const Value* arg) {
   if (name == "iterable") return v.type == Type::kArray || v.type == Type::kString;
   if (name == "mapping") return v.IsObject();
   if (name == "sequence") return v.IsArray() || v.IsObject() || v.type == Type::kString;
-  if (name == "lower") return v.type == Type::kString && v.s == JsToLower(v.s);
-  if (name == "upper") return v.type == Type::kString && v.s == JsToUpper(v.s);
+  if (name == "lower") return v.type == Type::kString && v.s.get() == JsToLower(v.s);
+  if (name == "upper") return v.type == Type::kString && v.s.get() == JsToUpper(v.s);
   if (name == "defined") return v.type != Type::kUndefined;
   if (name == "undefined") return v.type == Type::kUndefined;
   if (name == "equalto" || name == "eq") {

@@ -61,36 +61,60 @@ std::string Interpreter::Run(const Program& program, const nlohmann::json& conte
 
 std::string Interpreter::EvalBlock(const std::vector<NodePtr>& body, const EnvPtr& env) {
   std::string out;
-  for (const auto& stmt : body) {
-    Value v = Eval(stmt.get(), env);
-    if (v.IsNullish()) continue;
-    if (v.type == Type::kString) {
-      CheckSize(out.size() + v.s.size());
-      out += v.s;
-    } else {
-      std::string s = RenderValue(v);
-      CheckSize(out.size() + s.size());
-      out += s;
-    }
-  }
+  ExecBlock(body, env, out);
   return out;
 }
 
-Value Interpreter::Eval(const Node* n, const EnvPtr& env) {
-  if (!n) return Value::Undefined();
-  if (++steps_ > limits_.max_steps) throw JinjaError("evaluation step limit exceeded", n->pos);
-  if (depth_ >= limits_.max_depth) throw JinjaError("evaluation nested too deeply", n->pos);
+// Step and depth accounting and error positions for node `n`, around `f`.
+template <class F>
+auto Interpreter::Guarded(const Node& n, F&& f) {
+  if (++steps_ > limits_.max_steps) throw JinjaError("evaluation step limit exceeded", n.pos);
+  if (depth_ >= limits_.max_depth) throw JinjaError("evaluation nested too deeply", n.pos);
   ++depth_;
   struct Leave {
     int* d;
     ~Leave() { --*d; }
   } leave{&depth_};
   try {
-    return EvalNode(*n, env);
+    return f();
   } catch (JinjaError& e) {
-    if (e.pos == kNoPos) e.pos = n->pos;
+    if (e.pos == kNoPos) e.pos = n.pos;
     throw;
   }
+}
+
+void Interpreter::ExecBlock(const std::vector<NodePtr>& body, const EnvPtr& env, std::string& out) {
+  for (const auto& stmt : body) {
+    // `if` and `for` write into the enclosing output: returning each block's text copied a long message once per
+    // level of nesting.
+    if (stmt->kind == NodeKind::kIf) {
+      Guarded(*stmt, [&] { ExecBlock(Truthy(Eval(stmt->a.get(), env)) ? stmt->body : stmt->alt, env, out); });
+      continue;
+    }
+    if (stmt->kind == NodeKind::kFor) {
+      Guarded(*stmt, [&] { ExecFor(*stmt, env, out); });
+      continue;
+    }
+    Value v = Eval(stmt.get(), env);
+    if (v.IsNullish()) continue;
+    if (v.type == Type::kString) {
+      CheckSize(out.size() + v.s.size());
+      if (out.empty()) {
+        out = v.s.Take();
+      } else {
+        out += v.s.get();
+      }
+    } else {
+      std::string s = RenderValue(v);
+      CheckSize(out.size() + s.size());
+      out += s;
+    }
+  }
+}
+
+Value Interpreter::Eval(const Node* n, const EnvPtr& env) {
+  if (!n) return Value::Undefined();
+  return Guarded(*n, [&] { return EvalNode(*n, env); });
 }
 
 Value Interpreter::EvalNode(const Node& n, const EnvPtr& env) {
@@ -174,9 +198,8 @@ Value Interpreter::EvalBinary(const Node& n, const EnvPtr& env) {
   auto concat = [&]() {
     if (left.type == Type::kString && right.type == Type::kString) {
       CheckSize(left.s.size() + right.s.size());
-      std::string out;
-      out.reserve(left.s.size() + right.s.size());
-      out.append(left.s).append(right.s);
+      std::string out = left.s.Take();  // a chain `a + b + c` keeps appending to one buffer
+      out.append(right.s.get());
       return Value::String(std::move(out));
     }
     std::string a = JsValueString(left), b = JsValueString(right);
@@ -389,6 +412,12 @@ Value Interpreter::EvalSet(const Node& n, const EnvPtr& env) {
 }
 
 Value Interpreter::EvalFor(const Node& n, const EnvPtr& env) {
+  std::string out;
+  ExecFor(n, env, out);
+  return Value::String(std::move(out));
+}
+
+void Interpreter::ExecFor(const Node& n, const EnvPtr& env, std::string& out) {
   auto scope = std::make_shared<Env>(env);
   const Node* test = nullptr;
   Value iterable;
@@ -435,7 +464,6 @@ Value Interpreter::EvalFor(const Node& n, const EnvPtr& env) {
     }
     items.push_back(current);
   }
-  std::string result;
   bool no_iteration = true;
   const double count = static_cast<double>(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
@@ -453,19 +481,20 @@ Value Interpreter::EvalFor(const Node& n, const EnvPtr& env) {
                   {"nextitem", i + 1 < items.size() ? items[i + 1] : Value::Undefined()}};
     scope->Set("loop", Value::MakeObject(std::move(loop)));
     bind(scope, items[i]);
+    // As in the reference, an iteration left by `continue` or `break` contributes no output.
+    const size_t iteration_start = out.size();
     try {
-      std::string s = EvalBlock(n.body, scope);
-      CheckSize(result.size() + s.size());
-      result += s;
+      ExecBlock(n.body, scope, out);
     } catch (const ContinueSignal&) {
+      out.resize(iteration_start);
       continue;
     } catch (const BreakSignal&) {
+      out.resize(iteration_start);
       break;
     }
     no_iteration = false;
   }
-  if (no_iteration) result += EvalBlock(n.alt, scope);
-  return Value::String(std::move(result));
+  if (no_iteration) ExecBlock(n.alt, scope, out);
 }
 
 void Interpreter::BindMacroArgs(const std::string& name, const std::vector<NodePtr>& params, bool uses_kwargs,

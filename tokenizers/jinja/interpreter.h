@@ -52,6 +52,11 @@ class Interpreter {
   Value EvalSlice(const Value& object, const Node& slice, const EnvPtr& env);
   Value EvalSet(const Node& n, const EnvPtr& env);
   Value EvalFor(const Node& n, const EnvPtr& env);
+  // Statements appending their output to `out` (EvalBlock and EvalFor return it instead).
+  void ExecBlock(const std::vector<NodePtr>& body, const EnvPtr& env, std::string& out);
+  void ExecFor(const Node& n, const EnvPtr& env, std::string& out);
+  template <class F>
+  auto Guarded(const Node& n, F&& f);
   Value EvalCall(const Node& n, const EnvPtr& env);
   Value EvalCallBlock(const Node& n, const EnvPtr& env);
   Value EvalUnary(const Node& n, const EnvPtr& env);

@@ -187,11 +187,11 @@ Value GetBuiltin(const Value& object, const std::string& name, Interpreter& inte
   }
   if (object.type == Type::kString) {
     if (name == "length") return Value::Int(static_cast<double>(Utf16Length(object.s)));
-    // One shared copy of the receiver: templates call methods on multi-kilobyte trace strings.
-    auto s = std::make_shared<const std::string>(object.s);
+    // The method holds the receiver's shared bytes: templates call methods on multi-kilobyte trace strings.
+    const Str s = object.s;
     auto method = [&](auto body) {
       return Value::MakeFunction([s, body, &interp](std::vector<Value>& args, const EnvPtr&) {
-        return body(*s, args, interp);
+        return body(s.get(), args, interp);
       });
     };
     using Args = std::vector<Value>;

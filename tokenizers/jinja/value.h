@@ -24,6 +24,39 @@ using Function = std::function<Value(std::vector<Value>& args, const EnvPtr& sco
 enum class Type { kUndefined, kNull, kBool, kInt, kFloat, kString, kArray, kTuple, kObject, kKwargs, kNamespace,
                   kFunction };
 
+// A string value's bytes. Templates copy values freely (variable lookups, member access, loop variables) and a
+// reasoning trace can be megabytes, so a long string is shared by every copy of its Value; short ones are kept
+// inline. Immutable, except that Take() may move the bytes out of the only copy.
+class Str {
+ public:
+  Str() = default;
+  Str(std::string s) {  // NOLINT(google-explicit-constructor): values are made from strings everywhere
+    if (s.size() <= kInline) inline_ = std::move(s);
+    else shared_ = std::make_shared<std::string>(std::move(s));
+  }
+  operator const std::string&() const { return get(); }  // NOLINT(google-explicit-constructor)
+  operator std::string_view() const { return get(); }     // NOLINT(google-explicit-constructor)
+  const std::string& get() const { return shared_ ? *shared_ : inline_; }
+  size_t size() const { return get().size(); }
+  bool empty() const { return get().empty(); }
+  size_t find(std::string_view what, size_t from = 0) const { return get().find(what, from); }
+  // The bytes, moved out when no other copy shares them and copied otherwise; leaves this string empty. Lets
+  // `a + b + c` append to the left operand's buffer instead of copying it at every `+`.
+  std::string Take() {
+    std::string out = !shared_ ? std::move(inline_) : shared_.use_count() == 1 ? std::move(*shared_) : *shared_;
+    shared_.reset();
+    inline_.clear();
+    return out;
+  }
+  friend bool operator==(const Str& a, const Str& b) { return a.get() == b.get(); }
+  friend bool operator==(const Str& a, std::string_view b) { return a.get() == b; }
+
+ private:
+  static constexpr size_t kInline = 15;  // libstdc++'s in-place capacity: no allocation either way
+  std::string inline_;
+  std::shared_ptr<std::string> shared_;
+};
+
 struct Object {
   std::vector<std::pair<std::string, Value>> items;
   const Value* Find(std::string_view key) const;
@@ -35,7 +68,7 @@ struct Value {
   Type type = Type::kUndefined;
   bool b = false;
   double num = 0;
-  std::string s;
+  Str s;
   std::shared_ptr<Array> arr;
   std::shared_ptr<Object> obj;
   std::shared_ptr<Function> fn;

@@ -304,12 +304,13 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
   };
   std::vector<BuildResult> builds;
   int rc = 0;
+  auto run_build = [&](int threads, const std::string& out) {
+    return RunMeasuredChild({exe.string(), "build", traces, "-m", model_dir, "-o", out, "--seq-len",
+                             std::to_string(opt.seq_len), "--threads", std::to_string(threads), "-q"});
+  };
   for (int threads : {1, 2}) {
     const std::string out = (tmp / ("shards-t" + std::to_string(threads))).string();
-    BuildResult b{threads, RunMeasuredChild({exe.string(), "build", traces, "-m", model_dir, "-o", out, "--seq-len",
-                                                     std::to_string(opt.seq_len), "--threads", std::to_string(threads),
-                                                     "-q"}),
-                  json()};
+    BuildResult b{threads, run_build(threads, out), json()};
     if (!b.run.ok) {
       std::fprintf(stderr, "bench build: %s\n", b.run.error.c_str());
       return 1;
@@ -405,6 +406,23 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
     }
     raw.emplace_back(n, s);
   }
+  // A second run of each side, alternating raw and builder so that both see the same machine (its speed swings by
+  // ~1.5x over tens of seconds on a shared VM); each side keeps its faster run, and the builder its highest RSS.
+  for (BuildResult& b : builds) {
+    bool ok = false;
+    const double again = TimedOnFreshThread([&] { ok = tok::EncodeBatch(tokenizer, texts, b.threads).ok(); });
+    for (auto& [t, s] : raw)
+      if (ok && t == b.threads) s = std::min(s, again);
+    const std::string out = (tmp / ("shards-t" + std::to_string(b.threads) + "-again")).string();
+    ChildRun rerun = run_build(b.threads, out);
+    (void)data::RemoveTree(out);
+    if (!rerun.ok) continue;
+    // This process now holds the texts, so only the first run's ru_maxrss is the child's own; VmHWM always is.
+    rerun.hwm_kb = std::max(rerun.hwm_kb, b.run.hwm_kb);
+    rerun.maxrss_kb = b.run.maxrss_kb;
+    if (rerun.wall_s < b.run.wall_s) b.run = rerun;
+    else b.run.hwm_kb = rerun.hwm_kb;
+  }
   auto raw_s = [&](int n) {
     for (auto& [t, s] : raw)
       if (t == n) return s;
@@ -413,11 +431,12 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
 
   std::printf("\nrendered training-view text: %.2f MB (%.2fx the JSONL), model load %.2f s\n", text_mb,
               text_mb / jsonl_mb, load_s);
-  std::printf("raw tokenizer (EncodeBatch of the training-view texts):\n");
+  std::printf("raw tokenizer (EncodeBatch of the training-view texts; best of 2 runs, alternating with the "
+              "builder's):\n");
   for (auto& [n, s] : raw)
     std::printf("  %2d thread%s %8.2f MB/s of text  = %8.2f MB/s of JSONL  (%.2f s)\n", n, n == 1 ? ": " : "s:",
                 text_mb / s, jsonl_mb / s, s);
-  std::printf("builder (`distill build` child, JSONL to shards + manifest):\n");
+  std::printf("builder (`distill build` child, JSONL to shards + manifest; best of 2 runs):\n");
   for (const BuildResult& b : builds) {
     const double peak_mb = static_cast<double>(std::max(b.run.hwm_kb, b.run.maxrss_kb)) / 1024.0;
     std::printf("  %2d thread%s %8.2f MB/s of JSONL  (%.2f s, CPU %.2f s)  ratio builder/raw %.2fx  "

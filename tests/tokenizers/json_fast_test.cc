@@ -1,6 +1,6 @@
 // ParseJsonFast against nlohmann::json::parse, the parser it stands in for: the same DOM for every valid document,
 // and no document accepted that nlohmann rejects (on random mutations of realistic trace lines too).
-#include "data/json_fast.h"
+#include "tokenizers/json_fast.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace distill::data {
+namespace distill::tok {
 namespace {
 
 using nlohmann::json;
@@ -69,7 +69,7 @@ TEST(JsonFast, DeepNestingIsDeclinedNotOverflowed) {
 }
 
 // Property: on 20,000 seeded random byte edits of trace lines, whenever either parser accepts, both accept and
-// agree on the value.
+// agree on the value; Skip() accepts exactly the same documents.
 TEST(JsonFast, AgreesWithNlohmannOnMutations) {
   const std::string base =
       R"({"prompt_id": "p-17", "sample_index": 3, "messages": [{"role": "user", "content": "Solve x^2 = 4."}],)"
@@ -92,6 +92,8 @@ TEST(JsonFast, AgreesWithNlohmannOnMutations) {
     std::optional<json> fast = ParseJsonFast(doc);
     std::optional<json> ref = Reference(doc);
     ASSERT_EQ(fast.has_value(), ref.has_value()) << doc;
+    JsonReader skipping(doc);
+    ASSERT_EQ(skipping.Skip() && skipping.AtEnd(), ref.has_value()) << "Skip() on " << doc;
     if (fast) {
       ++accepted;
       ASSERT_EQ(fast->dump(), ref->dump()) << doc;
@@ -100,5 +102,42 @@ TEST(JsonFast, AgreesWithNlohmannOnMutations) {
   EXPECT_GT(accepted, 100);  // the mutations exercise the accepting paths too
 }
 
+// Reads {"k": [ints or strings], ...} with the streaming calls into key -> "i:<n>" / "s:<text>" items.
+std::optional<std::vector<std::string>> Stream(const std::string& doc) {
+  JsonReader reader(doc);
+  std::vector<std::string> items;
+  std::string text;
+  const bool ok = reader.ForEachMember([&](const std::string& key) {
+    items.push_back("key:" + key);
+    return reader.ForEachElement([&] {
+      if (reader.Peek() == '"') {
+        if (!reader.String(text)) return false;
+        items.push_back("s:" + text);
+        return true;
+      }
+      int64_t n;
+      if (!reader.Int64(n)) return false;
+      items.push_back("i:" + std::to_string(n));
+      return true;
+    });
+  });
+  if (!ok || !reader.AtEnd()) return std::nullopt;
+  return items;
+}
+
+// Property: the streaming calls visit members and elements in file order with the values nlohmann reads, and
+// refuse what nlohmann refuses (missing or trailing commas, missing colons, fractions as integers, trailing text).
+TEST(JsonFast, StreamingReaderVisitsInOrderAndStaysStrict) {
+  const auto items = Stream(R"( { "b" : [1, -2, "x\u00e9\n"], "a": [], "b": ["again", 9223372036854775807] } )");
+  ASSERT_TRUE(items.has_value());
+  EXPECT_EQ(*items, (std::vector<std::string>{"key:b", "i:1", "i:-2", "s:x\u00e9\n", "key:a", "key:b", "s:again",
+                                              "i:9223372036854775807"}));
+  for (const std::string bad : {R"({"a": [1,]})", R"({"a": [1 2]})", R"({"a" [1]})", R"({"a": [1],})",
+                                R"({"a": [1.5]})", R"({"a": [1e2]})", R"({"a": [9223372036854775808]})",
+                                R"({"a": [01]})", R"({"a": [1]} x)", R"({"a": ["\x"]})", R"({"a": [1])", R"([])"}) {
+    EXPECT_FALSE(Stream(bad).has_value()) << bad;
+  }
+}
+
 }  // namespace
-}  // namespace distill::data
+}  // namespace distill::tok
