@@ -125,29 +125,32 @@ void AddLoraRows(const LoraDelta& lora, const std::vector<float>& a, int64_t fir
   }
 }
 
-// Converts `view` (rows × row_elems) to `type` into `out`, a block of rows at a time, first merging `lora` into
-// the rows when given. With `head_dim` > 0 the rows of each head are reordered from HF's rotate-half layout to
-// llama.cpp's adjacent pairs (the `llama` q/k permutation: new row 2j+p of a head is old row p·hd/2 + j).
-absl::Status ConvertRows(const hf::TensorView& view, int64_t rows, int64_t row_elems, GgmlType type, int64_t head_dim,
-                         std::span<std::byte> out, int threads, const LoraDelta* lora = nullptr) {
+// Converts rows [first_row, first_row + rows) of `view` (row_elems each) to `type` into `out`, a block of rows
+// at a time, first merging `lora` into the rows when given. With `head_dim` > 0 the rows of each head are
+// reordered from HF's rotate-half layout to llama.cpp's adjacent pairs (the `llama` q/k permutation: new row
+// 2j+p of a head is old row p·hd/2 + j); the range must then hold whole heads. Safe to call from several threads.
+absl::Status ConvertRows(const hf::TensorView& view, int64_t first_row, int64_t rows, int64_t row_elems, GgmlType type,
+                         int64_t head_dim, std::span<std::byte> out, const LoraDelta* lora = nullptr) {
   auto row_bytes = RowBytes(type, row_elems);
   if (!row_bytes.ok()) return row_bytes.status();
   const bool same_dtype = head_dim == 0 && lora == nullptr &&
                           ((type == GgmlType::kF32 && view.dtype == hf::DType::kF32) ||
-                                            (type == GgmlType::kF16 && view.dtype == hf::DType::kF16) ||
-                                            (type == GgmlType::kBF16 && view.dtype == hf::DType::kBF16));
+                           (type == GgmlType::kF16 && view.dtype == hf::DType::kF16) ||
+                           (type == GgmlType::kBF16 && view.dtype == hf::DType::kBF16));
   if (same_dtype) {  // bit-exact either way; skip the round trip through fp32
-    std::memcpy(out.data(), view.data.data(), out.size());
+    std::memcpy(out.data(), RowSlice(view, first_row, rows, row_elems).data.data(), out.size());
     return absl::OkStatus();
   }
   const int64_t block = head_dim > 0 ? std::max<int64_t>(head_dim, kRowsPerBlock / head_dim * head_dim) : kRowsPerBlock;
-  // One fp32 buffer (and one for the permutation) for all blocks: a fresh vector per block cost a memset and, on
-  // large rows, page faults for every block.
+  // Scratch per thread, reused across blocks and chunks: a fresh vector per block cost a memset and, on large
+  // rows, page faults every time.
+  thread_local std::vector<float> values, permuted;
   const size_t block_elems = static_cast<size_t>(std::min(block, rows) * row_elems);
-  std::vector<float> values(block_elems), permuted(head_dim > 0 ? block_elems : 0);
+  if (values.size() < block_elems) values.resize(block_elems);
+  if (head_dim > 0 && permuted.size() < block_elems) permuted.resize(block_elems);
   const std::vector<float> lora_a = lora != nullptr ? hf::ToFloat32(*lora->a) : std::vector<float>();
-  for (int64_t first = 0; first < rows; first += block) {
-    const int64_t n = std::min(block, rows - first);
+  for (int64_t done = 0; done < rows; done += block) {
+    const int64_t first = first_row + done, n = std::min(block, rows - done);
     std::span<float> rows_fp32(values.data(), static_cast<size_t>(n * row_elems));
     hf::ToFloat32(RowSlice(view, first, n, row_elems), rows_fp32);
     if (lora != nullptr) AddLoraRows(*lora, lora_a, first, n, row_elems, rows_fp32);
@@ -163,10 +166,10 @@ absl::Status ConvertRows(const hf::TensorView& view, int64_t rows, int64_t row_e
       }
       rows_fp32 = std::span<float>(permuted.data(), rows_fp32.size());
     }
-    std::byte* dst = out.data() + first * *row_bytes;
+    std::byte* dst = out.data() + done * *row_bytes;
     if (type == GgmlType::kF32) {
       std::memcpy(dst, rows_fp32.data(), rows_fp32.size_bytes());
-    } else if (auto s = QuantizeRows(type, rows_fp32.data(), n, row_elems, dst, threads); !s.ok()) {
+    } else if (auto s = QuantizeRows(type, rows_fp32.data(), n, row_elems, dst, /*threads=*/1); !s.ok()) {
       return s;
     }
   }
@@ -512,7 +515,6 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
     const GgmlType type = TensorType(*plan, g, ne, c.num_hidden_layers, tied, is_70b);
     any_quantized |= type != GgmlType::kF32 && type != GgmlType::kF16 && type != GgmlType::kBF16;
     const int64_t row_elems = ne[0];
-    const int64_t rows = row_elems > 0 ? t->numel() / row_elems : 0;
     int64_t head_dim = 0;
     if (permute_qk && (g.ends_with("attn_q.weight") || g.ends_with("attn_k.weight") || g.ends_with("attn_q.bias") ||
                        g.ends_with("attn_k.bias")))
@@ -530,14 +532,17 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
       ++report.merged_adapters;
     }
     TensorSpec spec{g, ne, type};
-    auto fill = [t, type, rows, row_elems, head_dim, is_bias, threads, g,
-                 lora](std::span<std::byte> out) -> absl::Status {
-      absl::Status s = is_bias ? ConvertRows(*t, row_elems, 1, type, head_dim, out, threads)
-                               : ConvertRows(*t, rows, row_elems, type, head_dim, out, threads, lora);
-      if (!s.ok()) return absl::Status(s.code(), absl::StrCat("tensor ", g, " (", t->name, "): ", s.message()));
+    // The writer converts chunks of rows on its threads; a permuted tensor's chunks hold whole heads, and a bias
+    // (one GGUF row, permuted as a column of single-element rows) is one chunk.
+    auto fill = [t, type, row_elems, head_dim, is_bias, g, lora](int64_t first_row, int64_t n_rows,
+                                                                  std::span<std::byte> out) -> absl::Status {
+      absl::Status s = is_bias ? ConvertRows(*t, 0, row_elems, 1, type, head_dim, out)
+                               : ConvertRows(*t, first_row, n_rows, row_elems, type, head_dim, out, lora);
+      if (!s.ok()) return absl::Status(s.code(), absl::StrCat("(", t->name, "): ", s.message()));
       return absl::OkStatus();
     };
-    if (auto s = w.AddTensor(std::move(spec), std::move(fill)); !s.ok()) return s;
+    const int64_t row_multiple = is_bias ? 1 : std::max<int64_t>(head_dim, 1);
+    if (auto s = w.AddTensorRows(std::move(spec), row_multiple, std::move(fill)); !s.ok()) return s;
   }
   if (any_quantized) {
     if (auto s = add("general.quantization_version", Value::U32(2)); !s.ok()) return s;
@@ -548,7 +553,9 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
     std::error_code ec;
     fs::create_directories(out.parent_path(), ec);
   }
-  if (auto s = w.Write(options.out); !s.ok()) return s;
+  const auto writing = std::chrono::steady_clock::now();
+  if (auto s = w.Write(options.out, threads); !s.ok()) return s;
+  report.data_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - writing).count();
   std::error_code ec;
   report.file_bytes = fs::file_size(options.out, ec);
   if (options.modelfile) {

@@ -55,7 +55,8 @@ struct ExportReport {
   std::vector<ExportedTensor> tensors;
   uint64_t source_bytes = 0;  // safetensors data read
   uint64_t file_bytes = 0;
-  double seconds = 0;
+  double seconds = 0;          // the whole export
+  double data_seconds = 0;     // of it, writing the file: converting the tensors, writing and fsyncing
   std::string modelfile_path;  // when written
   std::string base_model;      // for an adapter folder: the base folder its adapters were merged into
   int64_t merged_adapters = 0;  // LoRA A/B pairs merged

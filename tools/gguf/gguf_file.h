@@ -89,34 +89,43 @@ struct TensorSpec {
 // Bytes of a tensor of this type and shape, or an error for a bad shape (dims, block multiple, overflow).
 absl::StatusOr<uint64_t> TensorBytes(GgmlType type, std::span<const int64_t> ne);
 
-// Fills exactly out.size() bytes (the tensor's data, RowBytes × rows) when the file is written. `out` is the
-// tensor's place in a shared mapping of the file, so a filler writes the final bytes directly.
+// Fills exactly out.size() bytes: the whole tensor's data (RowBytes × rows).
 using TensorFiller = std::function<absl::Status(std::span<std::byte> out)>;
+// Fills rows [first_row, first_row + rows) of a tensor (rows × RowBytes bytes in `out`), where a row is ne[0]
+// elements and the rows are all of ne[1..] flattened. Called from several threads at once for disjoint ranges.
+using RowFiller = std::function<absl::Status(int64_t first_row, int64_t rows, std::span<std::byte> out)>;
 
-// Collects metadata and tensors, then writes the file in one pass. Tensor data is produced by each tensor's
-// filler while writing, one tensor at a time, straight into the file's pages: no buffer of the model's or even
-// of one tensor's size (the kernel writes dirty pages back as it needs the memory).
+// Collects metadata and tensors, then writes the file in one pass. Tensor data is produced by the fillers while
+// writing, in chunks of a few megabytes converted on `threads` threads into per-thread buffers and written with
+// pwrite at their place: no buffer of the model's or of one tensor's size, and no page faults on a mapping of
+// the output (a shared mapping cost a write fault per page, most of an f16 export's time).
 class GgufWriter {
  public:
   // Keys must be unique and non-empty; "general.alignment" must be a U32 power of two (it sets the alignment).
   absl::Status AddKv(std::string key, Value value);
+  // A tensor filled in one call (one chunk, however large).
   absl::Status AddTensor(TensorSpec spec, TensorFiller fill);
+  // A tensor filled a chunk of rows at a time; each chunk holds a multiple of `row_multiple` rows (rows that must
+  // be converted together, e.g. one attention head's rows when they are permuted).
+  absl::Status AddTensorRows(TensorSpec spec, int64_t row_multiple, RowFiller fill);
   // Convenience: a tensor whose bytes are already in memory (copied).
   absl::Status AddTensorBytes(TensorSpec spec, std::vector<std::byte> bytes);
-
   uint32_t alignment() const { return alignment_; }
   // Offset of each tensor relative to the data section, in AddTensor order (what the file will record).
   std::vector<uint64_t> TensorOffsets() const;
-
-  // Writes "<path>.tmp.<pid>" (its whole size reserved first: a full disk is an error before any filler runs),
-  // fsyncs it and renames it over `path`; the temp file is removed on failure.
-  absl::Status Write(const std::string& path) const;
+  // Writes "<path>.tmp.<pid>" (its whole size reserved first: a full disk is an error before any filler runs)
+  // with `threads` filling threads (0 = all cores), fsyncs it and renames it over `path`; the temp file is removed
+  // on failure, and the first failing filler's error (prefixed "tensor <name>: ") is returned.
+  absl::Status Write(const std::string& path, int threads = 1) const;
 
  private:
   struct Tensor {
     TensorSpec spec;
     uint64_t nbytes = 0;
-    TensorFiller fill;
+    int64_t rows = 0;
+    uint64_t row_bytes = 0;
+    int64_t row_multiple = 1;
+    RowFiller fill;
   };
   std::string SerializeHeader() const;
 

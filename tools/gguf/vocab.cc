@@ -1,13 +1,16 @@
 #include "tools/gguf/vocab.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <optional>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
+#include "tokenizers/file_util.h"
+#include "tokenizers/json_fast.h"
 #include "tokenizers/training_view.h"
+#include "tokenizers/utf8.h"
 
 namespace distill::gguf {
 namespace {
@@ -68,25 +71,46 @@ bool LooksSentencePiece(const json& tj) {
          dump.find("\xe2\x96\x81") != std::string::npos;
 }
 
+// tokenizer.json without model.vocab, which is most of the file and never read here (ids come from the loaded
+// tokenizer): its DOM was most of the time an export spent on a 150k-token vocabulary. nullopt for anything the
+// fast reader declines (the caller re-parses with nlohmann for its error message).
+std::optional<json> WithoutVocab(std::string_view text) {
+  if (tok::utf8::FindInvalid(text) != std::string_view::npos) return std::nullopt;
+  tok::JsonReader reader(text);
+  json root = json::object();
+  const bool ok = reader.ForEachMember([&](const std::string& key) {
+    if (key != "model") return reader.Value(root[key]);
+    json& model = root[key] = json::object();
+    return reader.ForEachMember([&](const std::string& member) {
+      if (member == "vocab") return reader.Skip();
+      return reader.Value(model[member]);
+    });
+  });
+  if (!ok || !reader.AtEnd()) return std::nullopt;
+  return root;
+}
+
 }  // namespace
 
 absl::StatusOr<GgufVocab> ReadGgufVocab(const tok::ModelTokenization& model, int64_t vocab_size,
                                         std::optional<int64_t> config_bos_id) {
   const fs::path folder = fs::is_directory(model.path) ? fs::path(model.path) : fs::path(model.path).parent_path();
   const fs::path tokenizer_path = folder / "tokenizer.json";
-  std::ifstream in(tokenizer_path, std::ios::binary);
-  if (!in) {
+  auto file = tok::MappedFile::Open(tokenizer_path.string());
+  if (!file.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         folder.string(), ": no tokenizer.json (GGUF export supports byte-level BPE vocabularies: Llama 3, Qwen2/3, "
                          "DeepSeek)"));
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
   json tj;
-  try {
-    tj = json::parse(buffer.str());
-  } catch (const json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(tokenizer_path.string(), ": ", e.what()));
+  if (std::optional<json> fast = WithoutVocab(file->text())) {
+    tj = std::move(*fast);
+  } else {
+    try {
+      tj = json::parse(file->text());
+    } catch (const json::exception& e) {
+      return absl::InvalidArgumentError(absl::StrCat(tokenizer_path.string(), ": ", e.what()));
+    }
   }
   const json* bpe = tj.contains("model") ? &tj["model"] : nullptr;
   if (!bpe || !bpe->is_object() || bpe->value("type", "BPE") != "BPE" || !bpe->contains("merges"))
