@@ -1,6 +1,5 @@
 #include "data/line_reader.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,19 +7,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "tokenizers/file_util.h"
 
 namespace distill::data {
 
 absl::StatusOr<LineReader> LineReader::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    const std::string why = absl::StrCat(path, ": cannot open: ", std::strerror(err));
-    if (err == ENOENT) return absl::NotFoundError(why);
-    if (err == EACCES) return absl::PermissionDeniedError(why);
-    return absl::InternalError(why);
-  }
-  return LineReader(fd, path);
+  auto fd = tok::OpenForReading(path);
+  if (!fd.ok()) return fd.status();
+  return LineReader(*fd, path);
 }
 
 LineReader::LineReader(LineReader&& other) noexcept

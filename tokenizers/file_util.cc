@@ -14,8 +14,6 @@
 
 namespace distill::tok {
 
-namespace {
-
 absl::StatusOr<int> OpenForReading(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd >= 0) return fd;
@@ -26,8 +24,6 @@ absl::StatusOr<int> OpenForReading(const std::string& path) {
   return absl::InternalError(why);
 }
 
-}  // namespace
-
 absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
   auto fd = OpenForReading(path);
   if (!fd.ok()) return fd.status();
@@ -35,7 +31,8 @@ absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
   if (::fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     const int err = errno;
     ::close(*fd);
-    return absl::InternalError(absl::StrCat(path, ": not a regular file", err ? ": " : "", err ? std::strerror(err) : ""));
+    return absl::InternalError(
+        absl::StrCat(path, ": not a regular file", err ? ": " : "", err ? std::strerror(err) : ""));
   }
   if (st.st_size == 0) {
     ::close(*fd);

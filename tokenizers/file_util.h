@@ -11,6 +11,10 @@
 
 namespace distill::tok {
 
+// Opens a file read-only (O_CLOEXEC) and returns its descriptor, which the caller closes. NotFound /
+// PermissionDenied / Internal name the path.
+absl::StatusOr<int> OpenForReading(const std::string& path);
+
 // Reads a whole file. NotFound / PermissionDenied / Internal name the path.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 

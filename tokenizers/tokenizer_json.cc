@@ -220,7 +220,8 @@ absl::Status Loader::LoadModel(const Json& j, const std::string& path, const Voc
   model.Reserve(lists->vocab.size(), lists->merges.size());
   for (const auto& [piece, id] : lists->vocab) {
     auto where = [&] { return absl::StrCat(path, ".vocab[\"", piece, "\"]"); };
-    if (id < 0 || id > kMaxTokenId) return Err(where(), absl::StrCat("id ", id, " out of range [0, ", kMaxTokenId, "]"));
+    if (id < 0 || id > kMaxTokenId)
+      return Err(where(), absl::StrCat("id ", id, " out of range [0, ", kMaxTokenId, "]"));
     if (auto s = model.AddPiece(piece, static_cast<TokenId>(id)); !s.ok()) return Err(where(), s.message());
   }
   for (size_t i = 0; i < lists->merges.size(); ++i) {

@@ -188,7 +188,8 @@ TEST(GgufFileTest, RowChunksOnThreadsLandInPlace) {
                                        std::vector<float> v(static_cast<size_t>(rows * cols));
                                        for (int64_t r = 0; r < rows; ++r)
                                          for (int64_t c = 0; c < cols; ++c)
-                                           v[static_cast<size_t>(r * cols + c)] = row_value(int64_t(k), first_row + r, c);
+                                           v[static_cast<size_t>(r * cols + c)] =
+                                               row_value(int64_t(k), first_row + r, c);
                                        std::memcpy(out.data(), v.data(), out.size());
                                        return absl::OkStatus();
                                      }).ok());
