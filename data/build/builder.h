@@ -49,7 +49,9 @@ struct BuildOptions {
   double val_fraction = 0.0;        // share of prompt ids (text: ids, else line numbers) in the "validation" split
   int threads = 0;                  // 0 = all cores
   size_t chunk_lines = 2048;        // lines read ahead of the oldest unfinished one
-  size_t pack_window = 8192;        // samples packed together (per split)
+  // Samples packed together (per split). On long-tailed traces 2,048 pads 0.34% of tokens against 0.23% for 8,192,
+  // but holds 65 MB less and builds ~8% faster on 2 cores (less to fault in, a shorter serial end).
+  size_t pack_window = 2048;
   uint64_t max_shard_bytes = shard::kDefaultMaxShardBytes;
   nlohmann::json config = nlohmann::json::object();  // recorded in the manifest as "config"
   std::function<void(const BuildProgress&)> on_progress;  // optional; called on the calling thread

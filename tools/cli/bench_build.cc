@@ -470,7 +470,7 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
     fs::create_directories(dir);
     std::vector<std::vector<size_t>> rows;
     auto t0 = Clock::now();
-    constexpr size_t kWindow = 8192;  // BuildOptions::pack_window's default
+    constexpr size_t kWindow = 2048;  // BuildOptions::pack_window's default
     for (size_t begin = 0; begin < kept_ids.size(); begin += kWindow) {
       const size_t end = std::min(kept_ids.size(), begin + kWindow);
       std::vector<uint32_t> lengths;
@@ -535,7 +535,7 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
     row("chat template render (2 renders per trace)", template_s);
     row("tokenize (EncodeBatch, 1 thread)", tok1);
     row("view rest (view - render - tokenize)", other_view);  // special scan, copies; can dip below 0
-    row("pack (best-fit decreasing, 8192 window)", pack_s);
+    row("pack (best-fit decreasing, 2048 window)", pack_s);
     std::printf("  %-44s %7.2f s  %5.1f%%  (%.1f MB of shards)\n", "write shards (incl. XXH64 as it writes)", write_s,
                 100 * write_s / build1, static_cast<double>(shard_bytes) / 1e6);
     row("  of it, XXH64 of the shard bytes (alone)", checksum_s);

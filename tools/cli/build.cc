@@ -67,7 +67,7 @@ config::Schema BuildSchema() {
                   "share of prompt ids (text: ids, else line numbers; stable hash) in the validation split"));
   e.push_back(Key("build.threads", ValueType::kInt, int64_t{0}, "tokenizer threads (0 = all cores)"));
   e.push_back(Key("build.chunk_lines", ValueType::kInt, int64_t{2048}, "input lines read and tokenized at a time"));
-  e.push_back(Key("build.pack_window", ValueType::kInt, int64_t{8192}, "samples packed together, per split"));
+  e.push_back(Key("build.pack_window", ValueType::kInt, int64_t{2048}, "samples packed together, per split"));
   e.push_back(Key("build.max_shard_mb", ValueType::kInt, int64_t{256}, "largest shard file, MiB"));
   return s;
 }

@@ -46,6 +46,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 namespace {
 
+// The demo's few thousand samples fit one pack window of 8,192: the least padding for the tiny model's short
+// training, and the packing its targets were measured with.
+constexpr size_t kDemoPackWindow = 8192;
+
 // The demo vocabulary's chat template: ChatML as Qwen writes it, without a system default or think handling,
 // so the student learns to open its own <think> block.
 constexpr const char* kChatTemplate =
@@ -427,6 +431,7 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
   text_build.out = (work / "pretrain-shards").string();
   text_build.seq_len = 512;
   text_build.threads = options.threads;
+  text_build.pack_window = kDemoPackWindow;
   auto text_shards = build::BuildShards(text_build);
   if (!text_shards.ok()) return Fail(stage, "base model", text_shards.status());
   if (text_shards->bad_lines > 0)
@@ -459,6 +464,7 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
   sft_build.seq_len = 1024;
   sft_build.val_fraction = 0.05;
   sft_build.threads = options.threads;
+  sft_build.pack_window = kDemoPackWindow;
   auto sft_shards = build::BuildShards(sft_build);
   if (!sft_shards.ok()) return Fail(stage, "build", sft_shards.status());
   if (sft_shards->samples == 0)
