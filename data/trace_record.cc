@@ -2,15 +2,14 @@
 #include "data/trace_record.h"
 
 #include <cinttypes>
-#include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <limits>
 #include <utility>
 
 #include "absl/status/status.h"
-#include "tokenizers/json_fast.h"
 #include "data/trace_filters.h"
+#include "tokenizers/json_fast.h"
+#include "tokenizers/utf8.h"
 
 namespace distill::data {
 namespace {
@@ -187,43 +186,8 @@ std::string PromptIdFor(const nlohmann::json& messages) {
 }
 
 std::optional<size_t> FindInvalidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    if (i + 8 <= s.size()) {  // eight ASCII bytes at a time: trace text is mostly ASCII
-      uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      if ((w & 0x8080808080808080ull) == 0) {
-        i += 8;
-        continue;
-      }
-    }
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    uint32_t cp = 0;
-    uint32_t min = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-      return i;
-    }
-    if (i + len > s.size()) return i;
-    for (size_t k = 1; k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
-    i += len;
-  }
-  return std::nullopt;
+  const size_t at = tok::utf8::FindInvalid(s);
+  return at == std::string_view::npos ? std::nullopt : std::optional<size_t>(at);
 }
 
 bool IsBlankLine(std::string_view line) {

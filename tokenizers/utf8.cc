@@ -9,22 +9,6 @@
 namespace distill::tok::utf8 {
 namespace {
 
-// Length of the valid sequence at s[i], or 0 when invalid. `n` bytes remain.
-inline int ValidSeq(const unsigned char* s, size_t n) {
-  const unsigned char b = s[0];
-  if (b < 0x80) return 1;
-  if (b < 0xC2 || b > 0xF4) return 0;
-  if (b < 0xE0) return (n >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
-  if (b < 0xF0) {
-    if (n < 3) return 0;
-    const unsigned char lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
-    return (s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80) ? 3 : 0;
-  }
-  if (n < 4) return 0;
-  const unsigned char lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
-  return (s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80) ? 4 : 0;
-}
-
 // Length of the maximal subpart of an ill-formed sequence starting at s (at least 1).
 inline size_t MaximalSubpart(const unsigned char* s, size_t n) {
   const unsigned char b = s[0];
@@ -83,23 +67,6 @@ const uint8_t* Table() {
 
 }  // namespace
 
-size_t FindInvalid(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  while (i < n) {
-    if (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, p + i, 8);
-      if ((w & 0x8080808080808080ull) == 0) { i += 8; continue; }
-    }
-    const int len = ValidSeq(p + i, n - i);
-    if (len == 0) return i;
-    i += static_cast<size_t>(len);
-  }
-  return std::string_view::npos;
-}
-
 void Append(uint32_t cp, std::string* out) {
   if (cp < 0x80) {
     out->push_back(static_cast<char>(cp));
@@ -125,7 +92,7 @@ std::string Lossy(std::string_view bytes) {
   out.reserve(n);
   size_t i = 0;
   while (i < n) {
-    const int len = ValidSeq(p + i, n - i);
+    const int len = ValidSequenceLength(p + i, n - i);
     if (len > 0) {
       out.append(bytes.data() + i, static_cast<size_t>(len));
       i += static_cast<size_t>(len);

@@ -13,6 +13,8 @@ namespace distill::tok::utf8 {
 // Byte offset of the first byte that does not start a valid UTF-8 sequence (overlongs, surrogates and code
 // points above U+10FFFF are invalid), or std::string_view::npos when `s` is valid.
 size_t FindInvalid(std::string_view s);
+// Length of the valid UTF-8 sequence starting at s[0] (`n` bytes remain, n >= 1), or 0 when it is not one.
+int ValidSequenceLength(const unsigned char* s, size_t n);
 
 // Decodes the code point starting at p (which must be valid UTF-8 with at least one byte left); sets *len.
 inline uint32_t Decode(const char* p, int* len) {

@@ -3,23 +3,18 @@
 // member is a placeholder "model" forces the fallback (the fast path refuses a repeated "model"; nlohmann keeps
 // the last one), so both paths run on the same real vocabularies (Qwen3, Llama 3.1, DeepSeek-V3).
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tokenizers/file_util.h"
 #include "tokenizers/tokenizer.h"
 
 namespace distill::tok {
 namespace {
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// The file's text, or "" when it is missing (the test then skips that vocabulary).
+std::string ReadAll(const std::string& path) { return ReadFileToString(path).value_or(std::string()); }
 
 // The same document with a placeholder "model" member first, which only the DOM path accepts.
 std::string WithLeadingPlaceholderModel(const std::string& text) {
