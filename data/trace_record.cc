@@ -47,6 +47,13 @@ class ObjectReader {
  public:
   ObjectReader(const json& object, const std::string& where, std::string prefix = "")
       : object_(object), where_(where), prefix_(std::move(prefix)) {}
+  // A reader that moves strings out of `object` instead of copying them (the caller gives it up).
+  static ObjectReader Consuming(json& object, const std::string& where) {
+    ObjectReader r(object, where);
+    r.consume_ = true;
+    return r;
+  }
+  bool consuming() const { return consume_; }
 
   const json* Find(const char* key) const {
     auto it = object_.find(key);
@@ -57,27 +64,33 @@ class ObjectReader {
     const json* v = Find(key);
     if (!v) return Missing(key, required, "a string");
     if (!v->is_string()) return Fail(key, "a string", v);
-    *out = v->get<std::string>();
+    *out = Take(v);
   }
   void OptString(const char* key, std::optional<std::string>* out) {
     const json* v = Find(key);
     if (!v || v->is_null()) return;
     if (!v->is_string()) return Fail(key, "a string", v);
-    *out = v->get<std::string>();
+    *out = Take(v);
+  }
+  // The value of `v` (a member of this reader's object): moved out when consuming, else copied.
+  template <typename T = std::string>
+  T Take(const json* v) {
+    if (consume_) return std::move(const_cast<json*>(v)->get_ref<T&>());  // the caller gave the object up
+    return v->get_ref<const T&>();
   }
   void Int(const char* key, bool required, int64_t min, int64_t max, int64_t* out) {
     const json* v = Find(key);
     if (!v) return Missing(key, required, "an integer");
-    std::string expected = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+    auto expected = [&] { return "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]"; };
     if (v->is_number_unsigned()) {
       uint64_t u = v->get<uint64_t>();
-      if (u > static_cast<uint64_t>(max)) return Fail(key, expected, nullptr);
+      if (u > static_cast<uint64_t>(max)) return Fail(key, expected(), nullptr);
       *out = static_cast<int64_t>(u);
       return;
     }
-    if (!v->is_number_integer()) return Fail(key, expected, v);
+    if (!v->is_number_integer()) return Fail(key, expected(), v);
     int64_t i = v->get<int64_t>();
-    if (i < min || i > max) return Fail(key, expected + ", got " + std::to_string(i), nullptr);
+    if (i < min || i > max) return Fail(key, expected() + ", got " + std::to_string(i), nullptr);
     *out = i;
   }
   void Int32(const char* key, bool required, int32_t min, int32_t* out) {
@@ -125,6 +138,7 @@ class ObjectReader {
   const std::string& where_;
   std::string prefix_;
   absl::Status status_;
+  bool consume_ = false;
 };
 
 // Checks a messages array: non-empty, each an object with a non-empty string "role" and a string "content".
@@ -133,15 +147,15 @@ absl::Status ValidateMessages(const json& messages, const std::string& where, st
   if (messages.empty()) return FieldError(where, field, "at least one message", nullptr);
   for (size_t i = 0; i < messages.size(); ++i) {
     const json& m = messages[i];
-    std::string name = std::string(field) + "[" + std::to_string(i) + "]";
-    if (!m.is_object()) return FieldError(where, name, "an object {role, content}", &m);
+    auto name = [&] { return std::string(field) + "[" + std::to_string(i) + "]"; };
+    if (!m.is_object()) return FieldError(where, name(), "an object {role, content}", &m);
     auto role = m.find("role");
-    if (role == m.end()) return MissingField(where, name + ".role", "a string");
+    if (role == m.end()) return MissingField(where, name() + ".role", "a string");
     if (!role->is_string() || role->get_ref<const std::string&>().empty())
-      return FieldError(where, name + ".role", "a non-empty string", role->is_string() ? nullptr : &*role);
+      return FieldError(where, name() + ".role", "a non-empty string", role->is_string() ? nullptr : &*role);
     auto content = m.find("content");
-    if (content == m.end()) return MissingField(where, name + ".content", "a string");
-    if (!content->is_string()) return FieldError(where, name + ".content", "a string", &*content);
+    if (content == m.end()) return MissingField(where, name() + ".content", "a string");
+    if (!content->is_string()) return FieldError(where, name() + ".content", "a string", &*content);
   }
   return absl::OkStatus();
 }
@@ -303,12 +317,11 @@ nlohmann::json ToJson(const TraceRecord& t) {
   return out;
 }
 
-absl::StatusOr<TraceRecord> TraceFromJson(const nlohmann::json& json, const std::string& where) {
-  if (!json.is_object()) {
-    return absl::InvalidArgumentError(where + ": expected a JSON object, got " + TypeName(json));
-  }
+namespace {
+
+// TraceFromJson with the reader `r` over `json` (copying or consuming).
+absl::StatusOr<TraceRecord> ReadTrace(ObjectReader& r, const std::string& where) {
   TraceRecord t;
-  ObjectReader r(json, where);
   r.String("prompt_id", true, &t.prompt_id);
   if (r.ok() && t.prompt_id.empty()) r.Fail("prompt_id", "a non-empty string", nullptr);
   r.Int32("sample_index", true, 0, &t.sample_index);
@@ -318,7 +331,7 @@ absl::StatusOr<TraceRecord> TraceFromJson(const nlohmann::json& json, const std:
       r.Set(MissingField(where, "messages", "an array of {role, content} objects"));
     } else {
       r.Set(ValidateMessages(*messages, where, "messages"));
-      if (r.ok()) t.messages = *messages;
+      if (r.ok()) t.messages = r.consuming() ? std::move(*const_cast<json*>(messages)) : *messages;
     }
   }
   r.OptString("ground_truth", &t.ground_truth);
@@ -326,7 +339,7 @@ absl::StatusOr<TraceRecord> TraceFromJson(const nlohmann::json& json, const std:
     if (!extra->is_object()) {
       r.Fail("extra", "an object", extra);
     } else {
-      t.extra = *extra;
+      t.extra = r.consuming() ? std::move(*const_cast<json*>(extra)) : *extra;
     }
   }
   r.String("reasoning", true, &t.reasoning);
@@ -356,6 +369,24 @@ absl::StatusOr<TraceRecord> TraceFromJson(const nlohmann::json& json, const std:
   r.String("finished_at", false, &t.finished_at);
   if (!r.ok()) return r.status();
   return t;
+}
+
+absl::Status NotAnObject(const json& json, const std::string& where) {
+  return absl::InvalidArgumentError(where + ": expected a JSON object, got " + TypeName(json));
+}
+
+}  // namespace
+
+absl::StatusOr<TraceRecord> TraceFromJson(const nlohmann::json& json, const std::string& where) {
+  if (!json.is_object()) return NotAnObject(json, where);
+  ObjectReader r(json, where);
+  return ReadTrace(r, where);
+}
+
+absl::StatusOr<TraceRecord> TraceFromJson(nlohmann::json&& json, const std::string& where) {
+  if (!json.is_object()) return NotAnObject(json, where);
+  ObjectReader r = ObjectReader::Consuming(json, where);
+  return ReadTrace(r, where);
 }
 
 std::string TraceKey(const std::string& prompt_id, int32_t sample_index) {

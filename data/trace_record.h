@@ -66,6 +66,9 @@ absl::StatusOr<PromptRecord> ParsePromptLine(std::string_view line, const std::s
 
 nlohmann::json ToJson(const TraceRecord& trace);
 absl::StatusOr<TraceRecord> TraceFromJson(const nlohmann::json& json, const std::string& where);
+// The same, moving strings and the messages out of `json` instead of copying them (what a reader of long traces
+// wants); `json` is left valid but unspecified.
+absl::StatusOr<TraceRecord> TraceFromJson(nlohmann::json&& json, const std::string& where);
 
 // The key that identifies a trace for resume and de-duplication: "<prompt_id>#<sample_index>".
 std::string TraceKey(const std::string& prompt_id, int32_t sample_index);

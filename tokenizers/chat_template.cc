@@ -31,10 +31,19 @@ absl::StatusOr<ChatTemplate> ChatTemplate::Compile(std::string_view source, std:
 }
 
 absl::StatusOr<std::string> ChatTemplate::Render(const nlohmann::json& context) const {
+  return RenderWith([&](jinja::Interpreter& interpreter) { return interpreter.Run(*program_, context); });
+}
+
+absl::StatusOr<std::string> ChatTemplate::Render(const TemplateVariables& variables) const {
+  return RenderWith([&](jinja::Interpreter& interpreter) { return interpreter.Run(*program_, variables); });
+}
+
+template <typename Run>
+absl::StatusOr<std::string> ChatTemplate::RenderWith(Run&& run) const {
   if (!program_) return absl::FailedPreconditionError("ChatTemplate::Render on an empty template");
   try {
     jinja::Interpreter interpreter;
-    return interpreter.Run(*program_, context);
+    return run(interpreter);
   } catch (const jinja::JinjaError& e) {
     return absl::InvalidArgumentError(absl::StrCat(origin_, ":", jinja::LineColumn(source_, e.pos), ": ", e.what()));
   } catch (const std::bad_alloc&) {

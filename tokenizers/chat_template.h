@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
@@ -14,6 +16,9 @@ namespace distill::tok {
 namespace jinja {
 struct Program;  // parsed template, see tokenizers/jinja/
 }
+
+// A render's global variables by name, each pointing at a JSON value the caller keeps alive during the call.
+using TemplateVariables = std::vector<std::pair<std::string, const nlohmann::json*>>;
 
 // A compiled template. Cheap to copy (shares the parsed program); thread-safe for concurrent Render.
 class ChatTemplate {
@@ -26,11 +31,17 @@ class ChatTemplate {
   // messages (array of {role, content, [reasoning_content]}), add_generation_prompt (bool), bos_token,
   // eos_token, and any extra keys. Runtime errors (raise_exception, type errors) name line:column.
   absl::StatusOr<std::string> Render(const nlohmann::json& context) const;
+  // The same from variables held apart, so a trace's messages need not be copied into one context document first.
+  absl::StatusOr<std::string> Render(const TemplateVariables& variables) const;
 
   const std::string& source() const { return source_; }
   const std::string& origin() const { return origin_; }
 
  private:
+  // Runs `run` on a fresh interpreter, mapping its exceptions to statuses naming line:column.
+  template <typename Run>
+  absl::StatusOr<std::string> RenderWith(Run&& run) const;
+
   std::shared_ptr<const jinja::Program> program_;
   std::string source_;
   std::string origin_;

@@ -1,5 +1,6 @@
 #include "tokenizers/json_fast.h"
 
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -14,41 +15,43 @@ using nlohmann::json;
 
 constexpr int kMaxDepth = 512;
 
-void AppendUtf8(std::string& s, uint32_t cp) {
-  if (cp < 0x80) {
-    s.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    s.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    s.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    s.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
+// Bit 7 of each byte of `w` that is '"', '\\' or a control character; exact up to the first such byte (borrows
+// only flag bytes above it), so the lowest set bit locates it.
+inline uint64_t SpecialBytes(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+  auto zero_bytes = [](uint64_t x) { return (x - kOnes) & ~x & kHighs; };
+  const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighs;
+  return zero_bytes(w ^ (kOnes * '"')) | zero_bytes(w ^ (kOnes * '\\')) | below_space;
 }
 
-// The first '"', '\\' or control character in [p, end), or end: eight bytes a step while none is in them (trace
-// lines are mostly long runs of plain text).
-const char* ScanPlain(const char* p, const char* end) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
-  auto has_byte = [](uint64_t w, uint8_t b) {
-    const uint64_t x = w ^ (kOnes * b);
-    return (x - kOnes) & ~x & kHighs;
-  };
-  while (end - p >= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighs;  // some byte < 0x20 (exact as a yes/no)
-    if (has_byte(w, '"') | has_byte(w, '\\') | below_space) break;
-    p += 8;
+// A string is decoded into a per-thread buffer that grows as needed, then copied out once: the copy loop stores
+// eight bytes at a time, so it needs slack past the decoded end.
+struct DecodeBuffer {
+  std::string bytes = std::string(4096, '\0');
+  // Makes room for `slack` more bytes after `o`, keeping what is before it; returns the (possibly moved) `o`.
+  char* Reserve(char* o, size_t slack) {
+    const size_t used = static_cast<size_t>(o - bytes.data());
+    if (bytes.size() - used < slack) bytes.resize(2 * (used + slack));
+    return bytes.data() + used;
   }
-  while (p != end && *p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20) ++p;
-  return p;
+};
+
+void PutUtf8(char*& o, uint32_t cp) {
+  if (cp < 0x80) {
+    *o++ = static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    *o++ = static_cast<char>(0xC0 | (cp >> 6));
+    *o++ = static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    *o++ = static_cast<char>(0xE0 | (cp >> 12));
+    *o++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *o++ = static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    *o++ = static_cast<char>(0xF0 | (cp >> 18));
+    *o++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    *o++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *o++ = static_cast<char>(0x80 | (cp & 0x3F));
+  }
 }
 
 }  // namespace
@@ -153,23 +156,47 @@ bool JsonReader::Hex4(uint32_t& value) {
 // A string starting at the opening quote; runs without escapes are appended in one copy.
 bool JsonReader::QuotedString(std::string& out) {
   ++p_;  // '"'
-  out.clear();
+  thread_local DecodeBuffer buffer;
+  constexpr size_t kSlack = 16;  // the most one step writes: an 8-byte word, or one escape (at most 4 bytes)
+  char* o = buffer.Reserve(buffer.bytes.data(), kSlack);
   for (;;) {
-    const char* run = p_;
-    p_ = ScanPlain(p_, end_);
-    out.append(run, p_);
+    // Plain runs eight bytes a step: each word is stored whole, then the output advances past its plain prefix.
+    // Reasoning text escapes often (LaTeX backslashes, newlines), so an escape must not restart anything costly.
+    if constexpr (std::endian::native == std::endian::little) {
+      while (end_ - p_ >= 8) {
+        o = buffer.Reserve(o, kSlack);
+        uint64_t w;
+        std::memcpy(&w, p_, 8);
+        std::memcpy(o, &w, 8);
+        const uint64_t special = SpecialBytes(w);
+        if (special == 0) {
+          p_ += 8;
+          o += 8;
+          continue;
+        }
+        const int plain = std::countr_zero(special) / 8;
+        p_ += plain;
+        o += plain;
+        break;
+      }
+    }
+    for (; p_ != end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20; ++p_) {
+      o = buffer.Reserve(o, kSlack);
+      *o++ = *p_;
+    }
     if (p_ == end_ || static_cast<unsigned char>(*p_) < 0x20) return false;
-    if (*p_++ == '"') return true;
+    if (*p_++ == '"') break;
     if (p_ == end_) return false;
+    o = buffer.Reserve(o, kSlack);
     switch (*p_++) {
-      case '"': out.push_back('"'); break;
-      case '\\': out.push_back('\\'); break;
-      case '/': out.push_back('/'); break;
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
+      case '"': *o++ = '"'; break;
+      case '\\': *o++ = '\\'; break;
+      case '/': *o++ = '/'; break;
+      case 'b': *o++ = '\b'; break;
+      case 'f': *o++ = '\f'; break;
+      case 'n': *o++ = '\n'; break;
+      case 'r': *o++ = '\r'; break;
+      case 't': *o++ = '\t'; break;
       case 'u': {
         uint32_t cp;
         if (!Hex4(cp)) return false;
@@ -181,12 +208,14 @@ bool JsonReader::QuotedString(std::string& out) {
           if (!Hex4(low) || low < 0xDC00 || low > 0xDFFF) return false;
           cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
         }
-        AppendUtf8(out, cp);
+        PutUtf8(o, cp);
         break;
       }
       default: return false;
     }
   }
+  out.assign(buffer.bytes.data(), o);
+  return true;
 }
 
 bool JsonReader::Number(json& out) {

@@ -242,7 +242,14 @@ absl::StatusOr<std::string> RenderChat(const ModelTokenization& model, const nlo
   if (!model.chat_template)
     return absl::FailedPreconditionError(absl::StrCat(
         model.path, ": has no chat_template; choose a built-in one (chatml, llama3, deepseek-r1) or a template file"));
-  return model.chat_template->Render(TemplateContext(model, messages, add_generation_prompt));
+  // The variables TemplateContext holds, without copying the messages into it.
+  const json generation = add_generation_prompt;
+  const json bos = model.bos_token.value_or(""), eos = model.eos_token.value_or(""), pad = model.pad_token.value_or("");
+  TemplateVariables vars = {{"messages", &messages}, {"add_generation_prompt", &generation}};
+  if (model.bos_token) vars.emplace_back("bos_token", &bos);
+  if (model.eos_token) vars.emplace_back("eos_token", &eos);
+  if (model.pad_token) vars.emplace_back("pad_token", &pad);
+  return model.chat_template->Render(vars);
 }
 
 }  // namespace distill::tok

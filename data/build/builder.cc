@@ -1,5 +1,7 @@
 #include "data/build/builder.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <array>
 #include <condition_variable>
@@ -200,6 +202,14 @@ void ProcessTextLine(const std::string& line, const tok::ModelTokenization& mode
 
 }  // namespace
 
+void TuneAllocatorForBuilds() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_TOP_PAD, 16 << 20);
+#endif
+}
+
 const char* InputKindName(InputKind kind) { return kind == InputKind::kText ? "text" : "traces"; }
 
 nlohmann::json SplitCounts::ToJson() const {
@@ -319,7 +329,7 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
       r.error = std::string(json.status().message());
       return;
     }
-    auto trace = data::TraceFromJson(*json, r.where);
+    auto trace = data::TraceFromJson(*std::move(json), r.where);
     if (!trace.ok()) {
       r.error = std::string(trace.status().message());
       return;

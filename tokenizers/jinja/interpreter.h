@@ -36,6 +36,8 @@ class Interpreter {
   explicit Interpreter(Limits limits = {}) : limits_(limits) {}
   // Throws JinjaError.
   std::string Run(const Program& program, const nlohmann::json& context);
+  // The same with the context's members held apart (name, value the caller keeps alive).
+  std::string Run(const Program& program, const std::vector<std::pair<std::string, const nlohmann::json*>>& vars);
 
   // Shared with filters.cc / methods.cc.
   Value Eval(const Node* n, const EnvPtr& env);

@@ -294,6 +294,9 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
               model_dir.c_str(), opt.seq_len);
   std::fflush(stdout);
   malloc_trim(0);
+  // The raw tokenizer below runs with the allocator settings the build verb uses, so the ratio compares like with
+  // like (the settings are not inherited by the build children, which set them themselves).
+  build::TuneAllocatorForBuilds();
 
   // (b) The builder, end to end, as child processes; this process is still small, so ru_maxrss is the child's.
   const long parent_rss_kb = ProcStatusKb("VmRSS:");
