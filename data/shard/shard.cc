@@ -43,18 +43,19 @@ uint64_t GetU64(const uint8_t* p) {
   return v;
 }
 
-// Dirty shard bytes are handed to the kernel's writeback every this many bytes, so the disk writes while the build
-// tokenizes instead of all at the closing fsync.
+// A shard file is written back every this many bytes while the build goes on, so the closing fsync finds little
+// left: on a 2-core VM the fsync of a 234 MB file written in one go took 0.14-0.29 s at the very end of a build.
 constexpr uint64_t kWritebackBytes = 16 << 20;
 
-// Waits for the writeback of [waited_to, offset) started by the previous call (long done, normally), then starts
-// that of [offset, offset + bytes). A hint: errors surface at the fsync.
-void StartWriteback(int fd, uint64_t offset, uint64_t bytes, uint64_t waited_to) {
+// One step of that (on the writer thread): makes the earlier steps' bytes durable (fdatasync; they are on the
+// device by now, so it mostly costs the device flush), then starts writeback of [offset, offset + bytes). Hints
+// only: errors surface at the closing fsync.
+void WriteBackStep(int fd, uint64_t offset, uint64_t bytes) {
 #ifdef __linux__
-  if (offset > waited_to) ::fdatasync(fd);
+  if (offset > 0) ::fdatasync(fd);
   ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(bytes), SYNC_FILE_RANGE_WRITE);
 #else
-  (void)fd, (void)offset, (void)bytes, (void)waited_to;
+  (void)fd, (void)offset, (void)bytes;
 #endif
 }
 
@@ -116,7 +117,6 @@ struct ShardWriter::State {
   std::string temp, path;
   uint64_t offset = 0;
   uint64_t writeback_from = 0;  // bytes before this offset have been handed to the kernel's writeback
-  uint64_t waited_to = 0;       // bytes before this offset have been written to the disk
   std::string index;  // kIndexEntryBytes per row
   ShardFileInfo info;
 };
@@ -216,9 +216,7 @@ absl::Status ShardWriter::Add(std::span<const int32_t> ids, std::span<const uint
     if (std::fflush(state_->file) != 0) {
       return absl::InternalError(absl::StrCat("cannot write ", state_->temp, ": ", ErrnoText()));
     }
-    StartWriteback(::fileno(state_->file), state_->writeback_from, state_->offset - state_->writeback_from,
-                   state_->waited_to);
-    state_->waited_to = state_->writeback_from;
+    WriteBackStep(::fileno(state_->file), state_->writeback_from, state_->offset - state_->writeback_from);
     state_->writeback_from = state_->offset;
   }
   ShardFileInfo& info = state_->info;
