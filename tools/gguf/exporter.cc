@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -377,6 +378,10 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(options.model, ": a base model was given but the folder holds no ",
                                                    kAdapterConfig, " (not a LoRA adapter)"));
   }
+  // tokenizer.json's merges and pre-tokenizer are read on a second thread while this one loads the tokenizer,
+  // the config and the checkpoint's headers: the two reads of tokenizer.json are most of an export's fixed cost.
+  // (A future from std::async waits for its thread when destroyed, so an early return below is safe.)
+  auto tokenizer_file = std::async(std::launch::async, [&] { return ReadGgufTokenizerFile(tokenizer_dir); });
   auto config = hf::LoadModelConfig(weights_dir);
   if (!config.ok()) return config.status();
   const hf::ModelConfig& c = *config;
@@ -386,7 +391,9 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
   folder_options.template_override = options.template_override;
   auto tokenization = tok::LoadModelTokenization(tokenizer_dir, folder_options);
   if (!tokenization.ok()) return tokenization.status();
-  auto vocab = ReadGgufVocab(*tokenization, c.vocab_size, c.bos_token_id);
+  auto file = tokenizer_file.get();
+  if (!file.ok()) return file.status();
+  auto vocab = ReadGgufVocab(*tokenization, std::move(*file), c.vocab_size, c.bos_token_id);
   if (!vocab.ok()) return vocab.status();
 
   const std::string& arch = c.model_type;

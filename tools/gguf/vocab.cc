@@ -71,19 +71,48 @@ bool LooksSentencePiece(const json& tj) {
          dump.find("\xe2\x96\x81") != std::string::npos;
 }
 
-// tokenizer.json without model.vocab, which is most of the file and never read here (ids come from the loaded
-// tokenizer): its DOM was most of the time an export spent on a 150k-token vocabulary. nullopt for anything the
-// fast reader declines (the caller re-parses with nlohmann for its error message).
-std::optional<json> WithoutVocab(std::string_view text) {
+// A merge as GGUF spells it: "a b" (tokenizer.json's string form, or its [a, b] pair form joined).
+std::optional<std::string> MergeText(const json& merge) {
+  if (merge.is_string()) return merge.get<std::string>();
+  if (!merge.is_array() || merge.size() != 2 || !merge[0].is_string() || !merge[1].is_string()) return std::nullopt;
+  // A literal space inside a part would split the "a b" form; byte-level BPE spells it U+0120.
+  std::string a = merge[0].get<std::string>(), b = merge[1].get<std::string>();
+  for (std::string* part : {&a, &b}) {
+    for (size_t at = part->find(' '); at != std::string::npos; at = part->find(' ', at)) part->replace(at, 1, "Ġ");
+  }
+  return absl::StrCat(a, " ", b);
+}
+
+// tokenizer.json without model.vocab (never read here: ids come from the loaded tokenizer) and with model.merges
+// streamed straight into `merges` rather than into a DOM: the two are most of the file. nullopt for anything the
+// fast reader declines or a merge of another form (the caller re-parses with nlohmann for its error message).
+std::optional<json> WithoutVocab(std::string_view text, std::vector<std::string>& merges) {
   if (tok::utf8::FindInvalid(text) != std::string_view::npos) return std::nullopt;
   tok::JsonReader reader(text);
   json root = json::object();
   const bool ok = reader.ForEachMember([&](const std::string& key) {
     if (key != "model") return reader.Value(root[key]);
     json& model = root[key] = json::object();
+    merges.clear();  // a repeated "model" replaces the earlier one, as in nlohmann
     return reader.ForEachMember([&](const std::string& member) {
       if (member == "vocab") return reader.Skip();
-      return reader.Value(model[member]);
+      if (member != "merges") return reader.Value(model[member]);
+      model[member] = true;  // present; the list itself is in `merges`
+      merges.clear();
+      if (reader.Peek() != '[') return false;
+      return reader.ForEachElement([&] {
+        std::string merge;
+        if (reader.Peek() == '"') {
+          if (!reader.String(merge)) return false;
+          merges.push_back(std::move(merge));
+          return true;
+        }
+        json pair;
+        if (!reader.Value(pair)) return false;
+        std::optional<std::string> text = MergeText(pair);
+        if (text) merges.push_back(std::move(*text));
+        return text.has_value();
+      });
     });
   });
   if (!ok || !reader.AtEnd()) return std::nullopt;
@@ -92,39 +121,61 @@ std::optional<json> WithoutVocab(std::string_view text) {
 
 }  // namespace
 
-absl::StatusOr<GgufVocab> ReadGgufVocab(const tok::ModelTokenization& model, int64_t vocab_size,
-                                        std::optional<int64_t> config_bos_id) {
-  const fs::path folder = fs::is_directory(model.path) ? fs::path(model.path) : fs::path(model.path).parent_path();
-  const fs::path tokenizer_path = folder / "tokenizer.json";
-  auto file = tok::MappedFile::Open(tokenizer_path.string());
+absl::StatusOr<GgufTokenizerFile> ReadGgufTokenizerFile(const std::string& model_path) {
+  const fs::path folder = fs::is_directory(model_path) ? fs::path(model_path) : fs::path(model_path).parent_path();
+  GgufTokenizerFile f;
+  f.path = (folder / "tokenizer.json").string();
+  auto file = tok::MappedFile::Open(f.path);
   if (!file.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         folder.string(), ": no tokenizer.json (GGUF export supports byte-level BPE vocabularies: Llama 3, Qwen2/3, "
                          "DeepSeek)"));
   }
   json tj;
-  if (std::optional<json> fast = WithoutVocab(file->text())) {
+  if (std::optional<json> fast = WithoutVocab(file->text(), f.merges)) {
     tj = std::move(*fast);
   } else {
     try {
       tj = json::parse(file->text());
     } catch (const json::exception& e) {
-      return absl::InvalidArgumentError(absl::StrCat(tokenizer_path.string(), ": ", e.what()));
+      return absl::InvalidArgumentError(absl::StrCat(f.path, ": ", e.what()));
+    }
+    f.merges.clear();
+    const json* model = tj.contains("model") ? &tj["model"] : nullptr;
+    if (model && model->is_object() && model->contains("merges")) {
+      if (!(*model)["merges"].is_array())
+        return absl::InvalidArgumentError(absl::StrCat(f.path, ": model.merges: expected an array"));
+      for (const json& merge : (*model)["merges"]) {
+        std::optional<std::string> text = MergeText(merge);
+        if (!text) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(f.path, ": model.merges: expected \"a b\" strings or [a, b] pairs"));
+        }
+        f.merges.push_back(std::move(*text));
+      }
     }
   }
   const json* bpe = tj.contains("model") ? &tj["model"] : nullptr;
   if (!bpe || !bpe->is_object() || bpe->value("type", "BPE") != "BPE" || !bpe->contains("merges"))
-    return absl::FailedPreconditionError(
-        absl::StrCat(tokenizer_path.string(), ": model: expected a BPE model with merges"));
-
+    return absl::FailedPreconditionError(absl::StrCat(f.path, ": model: expected a BPE model with merges"));
   if (LooksSentencePiece(tj)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        tokenizer_path.string(), ": a SentencePiece-style vocabulary (\"▁\" word boundaries / byte fallback); GGUF "
+        f.path, ": a SentencePiece-style vocabulary (\"▁\" word boundaries / byte fallback); GGUF "
         "export writes byte-level BPE vocabularies only (Llama 3, Qwen2/3, DeepSeek)"));
   }
+  if (tj.contains("pre_tokenizer")) {
+    f.pre_tokenizer = tj["pre_tokenizer"];
+    CollectSplits(f.pre_tokenizer, f.splits);
+  }
+  return f;
+}
+
+absl::StatusOr<GgufVocab> ReadGgufVocab(const tok::ModelTokenization& model, GgufTokenizerFile file,
+                                        int64_t vocab_size, std::optional<int64_t> config_bos_id) {
+  const fs::path folder = fs::is_directory(model.path) ? fs::path(model.path) : fs::path(model.path).parent_path();
+  const fs::path tokenizer_path = file.path;
   GgufVocab v;
-  std::vector<std::string> splits;
-  if (tj.contains("pre_tokenizer")) CollectSplits(tj["pre_tokenizer"], splits);
+  const std::vector<std::string>& splits = file.splits;
   const tok::Tokenizer& tokenizer = *model.tokenizer;
   if (splits == kQwen2Splits) {
     v.pre = tokenizer.PieceToId("<｜begin▁of▁sentence｜>") ? "deepseek-r1-qwen" : "qwen2";
@@ -133,7 +184,7 @@ absl::StatusOr<GgufVocab> ReadGgufVocab(const tok::ModelTokenization& model, int
   } else if (splits == kDeepSeekV3Splits) {
     v.pre = "deepseek-v3";
   } else {
-    const json& pre = tj.contains("pre_tokenizer") ? tj["pre_tokenizer"] : json();
+    const json& pre = file.pre_tokenizer;
     return absl::FailedPreconditionError(absl::StrCat(
         tokenizer_path.string(), ": pre_tokenizer: unknown split regexes [", absl::StrJoin(splits, " | "), "] (",
         pre.is_object() ? pre.value("type", "?") : std::string("none"),
@@ -163,22 +214,7 @@ absl::StatusOr<GgufVocab> ReadGgufVocab(const tok::ModelTokenization& model, int
     if (a) type = a->special || LooksSpecial(a->content) ? TokenType::kControl : TokenType::kUserDefined;
     v.token_types[id] = static_cast<int32_t>(type);
   }
-
-  for (const json& merge : (*bpe)["merges"]) {
-    if (merge.is_string()) {
-      v.merges.push_back(merge.get<std::string>());
-    } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
-      // A literal space inside a part would split the "a b" form; byte-level BPE spells it U+0120.
-      std::string a = merge[0].get<std::string>(), b = merge[1].get<std::string>();
-      for (std::string* part : {&a, &b}) {
-        for (size_t at = part->find(' '); at != std::string::npos; at = part->find(' ', at)) part->replace(at, 1, "Ġ");
-      }
-      v.merges.push_back(absl::StrCat(a, " ", b));
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat(tokenizer_path.string(), ": model.merges: expected \"a b\" strings or [a, b] pairs"));
-    }
-  }
+  v.merges = std::move(file.merges);
 
   if (!model.chat_template)
     return absl::FailedPreconditionError(absl::StrCat(

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "tokenizers/model_folder.h"
 
 namespace distill::gguf {
@@ -32,13 +33,27 @@ struct GgufVocab {
   std::string end_of_turn;               // its text, for the Modelfile's stop list
 };
 
+// What a GGUF vocabulary takes from tokenizer.json itself rather than from the loaded tokenizer; independent of it,
+// so an export reads it on a second thread while the tokenizer loads.
+struct GgufTokenizerFile {
+  std::string path;                  // the tokenizer.json read
+  std::vector<std::string> merges;   // "a b", in rank order, verbatim
+  nlohmann::json pre_tokenizer;      // null when absent
+  std::vector<std::string> splits;   // its Split regexes, in order
+};
+
+// Reads the tokenizer.json of the model folder (or of a tokenizer.json path's folder): byte-level BPE with merges
+// only (a SentencePiece-style vocabulary is refused); errors name the file and the field.
+absl::StatusOr<GgufTokenizerFile> ReadGgufTokenizerFile(const std::string& model_path);
+
 // Reads the vocabulary of a loaded model folder (tokenizer.json byte-level BPE only; SentencePiece folders are
 // refused) for a model with `vocab_size` rows in its embedding. The pre-tokenizer name comes from the
 // tokenizer's identity (its split regexes and special tokens); an unknown one is an error that names what was
 // found. The end-of-sequence id is the chat template's end-of-turn token, not the base tokenizer's eos: a Qwen
 // base says <|endoftext|> but its chat turns end with <|im_end|>, and a GGUF with the former never stops.
 // `config_bos_id` is config.json's bos_token_id, used when tokenizer_config.json names no bos_token.
-absl::StatusOr<GgufVocab> ReadGgufVocab(const tok::ModelTokenization& model, int64_t vocab_size,
-                                        std::optional<int64_t> config_bos_id = std::nullopt);
+// `file` is ReadGgufTokenizerFile of the same folder.
+absl::StatusOr<GgufVocab> ReadGgufVocab(const tok::ModelTokenization& model, GgufTokenizerFile file,
+                                        int64_t vocab_size, std::optional<int64_t> config_bos_id = std::nullopt);
 
 }  // namespace distill::gguf
