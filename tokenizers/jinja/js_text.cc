@@ -91,28 +91,32 @@ size_t JsSpaceAt(std::string_view s, size_t i) {
   return IsJsSpace(c) ? len : 0;
 }
 
-std::string JsTrimStart(std::string_view s) {
-  size_t i = 0;
-  while (size_t n = JsSpaceAt(s, i)) i += n;
-  return std::string(s.substr(i));
-}
-
-std::string JsTrimEnd(std::string_view s) {
-  // Walk back one code point at a time (continuation bytes are 10xxxxxx), so the cost is the whitespace's, not
-  // the string's: rstrip runs on every multi-kilobyte trace in chat templates.
-  size_t end = s.size();
-  while (end > 0) {
-    size_t start = end - 1;
-    while (start > 0 && end - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
-    size_t len;
-    const char32_t c = DecodeUtf8(s, start, &len);
-    if (start + len != end || !IsJsSpace(c)) break;
-    end = start;
+std::string_view JsTrimView(std::string_view s, bool start, bool end) {
+  if (start) {
+    size_t i = 0;
+    while (size_t n = JsSpaceAt(s, i)) i += n;
+    s.remove_prefix(i);
   }
-  return std::string(s.substr(0, end));
+  if (end) {
+    // Walk back one code point at a time (continuation bytes are 10xxxxxx), so the cost is the whitespace's, not
+    // the string's: rstrip runs on every multi-kilobyte trace in chat templates.
+    size_t stop = s.size();
+    while (stop > 0) {
+      size_t from = stop - 1;
+      while (from > 0 && stop - from < 4 && (static_cast<unsigned char>(s[from]) & 0xC0) == 0x80) --from;
+      size_t len;
+      const char32_t c = DecodeUtf8(s, from, &len);
+      if (from + len != stop || !IsJsSpace(c)) break;
+      stop = from;
+    }
+    s = s.substr(0, stop);
+  }
+  return s;
 }
 
-std::string JsTrim(std::string_view s) { return JsTrimEnd(JsTrimStart(s)); }
+std::string JsTrimStart(std::string_view s) { return std::string(JsTrimView(s, true, false)); }
+std::string JsTrimEnd(std::string_view s) { return std::string(JsTrimView(s, false, true)); }
+std::string JsTrim(std::string_view s) { return std::string(JsTrimView(s, true, true)); }
 
 size_t Utf16Length(std::string_view s) {
   size_t n = 0;

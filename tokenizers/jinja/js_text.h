@@ -21,6 +21,8 @@ std::string FromCodePoints(const std::vector<char32_t>& cps, size_t begin, size_
 bool IsJsSpace(char32_t c);
 // Byte length of the JS whitespace code point at s[i], or 0.
 size_t JsSpaceAt(std::string_view s, size_t i);
+// The part of `s` left after JS trimStart (`start`) and/or trimEnd (`end`), a view into `s`.
+std::string_view JsTrimView(std::string_view s, bool start, bool end);
 std::string JsTrimStart(std::string_view s);
 std::string JsTrimEnd(std::string_view s);
 std::string JsTrim(std::string_view s);

@@ -197,9 +197,21 @@ Value GetBuiltin(const Value& object, const std::string& name, Interpreter& inte
     using Args = std::vector<Value>;
     if (name == "upper") return method([](const std::string& x, Args&, Interpreter&) { return Value::String(JsToUpper(x)); });
     if (name == "lower") return method([](const std::string& x, Args&, Interpreter&) { return Value::String(JsToLower(x)); });
-    if (name == "strip") return method([](const std::string& x, Args&, Interpreter&) { return Value::String(JsTrim(x)); });
-    if (name == "lstrip") return method([](const std::string& x, Args&, Interpreter&) { return Value::String(JsTrimStart(x)); });
-    if (name == "rstrip") return method([](const std::string& x, Args&, Interpreter&) { return Value::String(JsTrimEnd(x)); });
+    // Stripping that removes nothing returns the receiver's shared bytes rather than a copy of a whole trace.
+    auto trim = [&](bool start, bool end) {
+      return Value::MakeFunction([s, start, end](Args&, const EnvPtr&) {
+        const std::string_view kept = JsTrimView(s.get(), start, end);
+        if (kept.size() == s.size()) {
+          Value same = Value::String(std::string());
+          same.s = s;
+          return same;
+        }
+        return Value::String(std::string(kept));
+      });
+    };
+    if (name == "strip") return trim(true, true);
+    if (name == "lstrip") return trim(true, false);
+    if (name == "rstrip") return trim(false, true);
     if (name == "title" || name == "capitalize") {
       const bool title = name == "title";
       return method([title](const std::string& x, Args&, Interpreter&) {
