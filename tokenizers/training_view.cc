@@ -1,5 +1,6 @@
 #include "tokenizers/training_view.h"
 
+#include <atomic>
 #include <cctype>
 #include <cstring>
 #include <initializer_list>
@@ -164,7 +165,9 @@ absl::StatusOr<TrainingTemplate> PrepareTrainingTemplate(const ModelTokenization
   if (end.empty())
     return absl::FailedPreconditionError(absl::StrCat(
         model.template_name, ": an assistant turn is not closed by a special token right after its content"));
+  static std::atomic<uint64_t> next_id{1};
   TrainingTemplate prepared;
+  prepared.id = next_id++;
   prepared.model = &model;
   prepared.end_of_turn = std::move(end);
   const Tokenizer& tokenizer = *model.tokenizer;
@@ -183,14 +186,32 @@ absl::StatusOr<TrainingTemplate> PrepareTrainingTemplate(const ModelTokenization
   return prepared;
 }
 
-absl::StatusOr<TrainingView> RenderTrainingView(const TrainingTemplate& prepared, const TraceExample& trace) {
+const std::string* PromptRenderCache::Find(const TrainingTemplate& prepared, const nlohmann::json& prompt) const {
+  for (const Entry& e : entries_)
+    if (e.template_id == prepared.id && e.prompt == prompt) return &e.text;
+  return nullptr;
+}
+
+void PromptRenderCache::Put(const TrainingTemplate& prepared, const nlohmann::json& prompt, const std::string& text) {
+  Entry& e = entries_[next_];
+  next_ = (next_ + 1) % entries_.size();
+  e.template_id = prepared.id;
+  e.prompt = prompt;
+  e.text = text;
+}
+
+absl::StatusOr<TrainingView> RenderTrainingView(const TrainingTemplate& prepared, const TraceExample& trace,
+                                                PromptRenderCache* cache) {
   const ModelTokenization& model = *prepared.model;
   const Tokenizer& tokenizer = *model.tokenizer;
   for (const auto& [field, value] : {std::pair{"reasoning", &trace.reasoning}, std::pair{"answer", &trace.answer}})
     if (auto status = RejectSpecialText(prepared, field, *value); !status.ok()) return status;
 
-  auto prompt_text = RenderChat(model, trace.prompt, /*add_generation_prompt=*/true);
+  const std::string* cached = cache ? cache->Find(prepared, trace.prompt) : nullptr;
+  absl::StatusOr<std::string> prompt_text =
+      cached ? absl::StatusOr<std::string>(*cached) : RenderChat(model, trace.prompt, /*add_generation_prompt=*/true);
   if (!prompt_text.ok()) return prompt_text.status();
+  if (cache && !cached) cache->Put(prepared, trace.prompt, *prompt_text);
   const std::string content = ThinkBlock(trace.reasoning, trace.answer);
   auto full_text = RenderChat(model, WithAssistant(trace.prompt, content), /*add_generation_prompt=*/false);
   if (!full_text.ok()) return full_text.status();

@@ -29,6 +29,27 @@ struct TrainingTemplate {
   std::vector<std::string> special_texts;    // contents of the special added tokens, refused inside traces
   std::array<bool, 256> special_first_byte{};  // first bytes of special_texts, for a one-pass scan
   int special_first_byte_only = -1;            // that byte when all share one, -1 when none, -2 when several
+  uint64_t id = 0;                             // unique per PrepareTrainingTemplate call (keys render caches)
+};
+
+// The last few prompt renders (the generation-prompt render of a trace's messages) of one thread, for a builder
+// that sees several samples of each prompt (distill data has 2-8 per prompt, usually on neighbouring lines).
+// Rendering is a pure function of the template and the messages, so a hit gives exactly the text a render would.
+// Not thread-safe: one per thread.
+class PromptRenderCache {
+ public:
+  // The cached render of `prompt` with `prepared`'s template, or null.
+  const std::string* Find(const TrainingTemplate& prepared, const nlohmann::json& prompt) const;
+  void Put(const TrainingTemplate& prepared, const nlohmann::json& prompt, const std::string& text);
+
+ private:
+  struct Entry {
+    uint64_t template_id = 0;  // 0: empty
+    nlohmann::json prompt;
+    std::string text;
+  };
+  std::array<Entry, 8> entries_;
+  size_t next_ = 0;  // the slot Put overwrites next (oldest first)
 };
 
 struct TrainingView {
@@ -61,6 +82,8 @@ absl::StatusOr<TrainingTemplate> PrepareTrainingTemplate(const ModelTokenization
 
 // Renders one trace. Errors: the trace contains special-token text (it would be tokenized as control tokens), the
 // template drops the answer, or the tokenizer's normalizer changes the text so the mask cannot be aligned.
-absl::StatusOr<TrainingView> RenderTrainingView(const TrainingTemplate& prepared, const TraceExample& trace);
+// With `cache`, the prompt render is looked up there first and stored there after.
+absl::StatusOr<TrainingView> RenderTrainingView(const TrainingTemplate& prepared, const TraceExample& trace,
+                                                PromptRenderCache* cache = nullptr);
 
 }  // namespace distill::tok

@@ -338,7 +338,8 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
     example.prompt = std::move(trace->messages);
     example.reasoning = std::move(trace->reasoning);
     example.answer = std::move(trace->answer);
-    auto view = tok::RenderTrainingView(tmpl, example);
+    thread_local tok::PromptRenderCache prompt_renders;  // neighbouring samples of one prompt render it once
+    auto view = tok::RenderTrainingView(tmpl, example, &prompt_renders);
     if (!view.ok()) {
       r.error = absl::StrCat(r.where, ": ", std::string(view.status().message()));
       return;

@@ -150,6 +150,42 @@ TEST(TrainingView, Qwen3ReplyIsTheCanonicalThinkBlock) {
   EXPECT_EQ(view->text.substr(view->assistant_end), "\n");
 }
 
+// Property: with a prompt-render cache the views are exactly those without it, over samples that repeat prompts
+// (hits), change them, and more prompts than the cache holds; an entry of one template is never used for
+// another (Qwen3 and Llama 3.1 render the same messages differently).
+TEST(TrainingView, PromptRenderCacheGivesTheSameViews) {
+  auto qwen = LoadModelTokenization(LenmlModel("qwen3"));
+  auto llama = LoadModelTokenization(LenmlModel("llama3_1"));
+  ASSERT_TRUE(qwen.ok() && llama.ok());
+  auto qwen_template = PrepareTrainingTemplate(*qwen);
+  auto llama_template = PrepareTrainingTemplate(*llama);
+  ASSERT_TRUE(qwen_template.ok() && llama_template.ok());
+  PromptRenderCache cache;
+  const std::vector<TraceExample> traces = Traces();
+  int compared = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < 12; ++i) {
+      TraceExample trace = traces[i % traces.size()];
+      if (i >= traces.size()) trace.prompt[0]["content"] = "variant " + std::to_string(i) + " of the question";
+      for (const TrainingTemplate* prepared : {&*qwen_template, &*llama_template}) {
+        auto plain = RenderTrainingView(*prepared, trace);
+        auto cached = RenderTrainingView(*prepared, trace, &cache);
+        ASSERT_TRUE(plain.ok() && cached.ok());
+        EXPECT_EQ(cached->text, plain->text);
+        EXPECT_EQ(cached->ids, plain->ids);
+        EXPECT_EQ(cached->loss_mask, plain->loss_mask);
+        EXPECT_EQ(cached->assistant_begin, plain->assistant_begin);
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 72);
+  PromptRenderCache fresh;
+  ASSERT_TRUE(RenderTrainingView(*qwen_template, traces[0], &fresh).ok());
+  EXPECT_NE(fresh.Find(*qwen_template, traces[0].prompt), nullptr);
+  EXPECT_EQ(fresh.Find(*llama_template, traces[0].prompt), nullptr);
+}
+
 // Property: special-token text inside a trace is refused, since it would be read as a control token.
 TEST(TrainingView, RejectsSpecialTokenTextInTrace) {
   auto model = LoadModelTokenization(LenmlModel("qwen3"));
