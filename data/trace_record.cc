@@ -73,10 +73,9 @@ class ObjectReader {
     *out = Take(v);
   }
   // The value of `v` (a member of this reader's object): moved out when consuming, else copied.
-  template <typename T = std::string>
-  T Take(const json* v) {
-    if (consume_) return std::move(const_cast<json*>(v)->get_ref<T&>());  // the caller gave the object up
-    return v->get_ref<const T&>();
+  std::string Take(const json* v) {
+    if (consume_) return std::move(const_cast<json*>(v)->get_ref<std::string&>());  // the caller gave it up
+    return v->get_ref<const std::string&>();
   }
   void Int(const char* key, bool required, int64_t min, int64_t max, int64_t* out) {
     const json* v = Find(key);

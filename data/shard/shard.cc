@@ -259,7 +259,7 @@ absl::Status ShardWriter::CloseFile() {
   XXH64_reset(whole, 0);
   std::string block(kChecksumBlockBytes, '\0');
   int read_errno = 0;
-  for (uint64_t done = 0; done < file_bytes && read_errno == 0;) {
+  for (uint64_t done = 0; done < file_bytes;) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(kChecksumBlockBytes, file_bytes - done));
     const ssize_t got = ::pread(fd, block.data(), want, static_cast<off_t>(done));
     if (got != static_cast<ssize_t>(want)) {
