@@ -48,15 +48,16 @@ uint64_t GetU64(const uint8_t* p) {
 constexpr uint64_t kWritebackBytes = 16 << 20;
 
 // One step of that (on the writer thread): makes the earlier steps' bytes durable (fdatasync; they are on the
-// device by now, so it mostly costs the device flush), then starts writeback of [offset, offset + bytes). Hints
-// only: errors surface at the closing fsync.
-void WriteBackStep(int fd, uint64_t offset, uint64_t bytes) {
+// device by now, so it mostly costs the device flush), then starts writeback of [offset, offset + bytes). False
+// when the fdatasync fails: Linux reports a write-back error to one fsync only, so it must not be dropped here.
+bool WriteBackStep(int fd, uint64_t offset, uint64_t bytes) {
 #ifdef __linux__
-  if (offset > 0) ::fdatasync(fd);
-  ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(bytes), SYNC_FILE_RANGE_WRITE);
+  if (offset > 0 && ::fdatasync(fd) != 0) return false;
+  ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(bytes), SYNC_FILE_RANGE_WRITE);  // a hint
 #else
   (void)fd, (void)offset, (void)bytes;
 #endif
+  return true;
 }
 
 absl::Status FsyncDir(const std::string& dir) {
@@ -213,10 +214,10 @@ absl::Status ShardWriter::Add(std::span<const int32_t> ids, std::span<const uint
   PutU32(index, entry + 12, static_cast<uint32_t>(doc_starts.size()));
   state_->offset += bytes;
   if (state_->offset - state_->writeback_from >= kWritebackBytes) {
-    if (std::fflush(state_->file) != 0) {
+    if (std::fflush(state_->file) != 0 ||
+        !WriteBackStep(::fileno(state_->file), state_->writeback_from, state_->offset - state_->writeback_from)) {
       return absl::InternalError(absl::StrCat("cannot write ", state_->temp, ": ", ErrnoText()));
     }
-    WriteBackStep(::fileno(state_->file), state_->writeback_from, state_->offset - state_->writeback_from);
     state_->writeback_from = state_->offset;
   }
   ShardFileInfo& info = state_->info;
