@@ -7,9 +7,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json_fwd.hpp"
 
 namespace distill::tok {
 
@@ -75,6 +77,11 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> ParseTokenizerJson(std::string_view j
 // True when ParseTokenizerJson can read `json` on its fast path (model.vocab and model.merges streamed into flat
 // lists rather than a DOM); the result is the same either way. For tests and benchmarks.
 bool TokenizerJsonHasFastPath(std::string_view json);
+// model.merges of tokenizer.json as (left, right) in file order, read on that fast path (the vocabulary skipped,
+// never built), with every other member as a DOM in `rest` (its "model" without "vocab" and "merges"). nullopt
+// when the fast path declines the file (callers then parse it with nlohmann, for its exact error).
+std::optional<std::vector<std::pair<std::string, std::string>>> ReadTokenizerJsonMerges(std::string_view json,
+                                                                                       nlohmann::json* rest);
 
 // Loads a SentencePiece tokenizer.model through libsentencepiece.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePiece(const std::string& path);

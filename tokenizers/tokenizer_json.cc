@@ -45,8 +45,9 @@ struct LargeMembers {
 // tokenizer.json with model.vocab and model.merges read straight into flat lists — a DOM of them (std::map nodes
 // and a string per entry) was most of loading a 150k-token vocabulary — and every other member into a DOM.
 // nullopt for anything this path does not take (invalid UTF-8 or JSON, a non-integer id, a repeated "model",
-// "vocab" or "merges", a model that is not an object): the caller then parses the text the ordinary way.
-std::optional<LargeMembers> ReadLargeMembers(std::string_view text) {
+// "vocab" or "merges", a model that is not an object): the caller then parses the text the ordinary way. With
+// `skip_vocab` the vocabulary is checked but not kept.
+std::optional<LargeMembers> ReadLargeMembers(std::string_view text, bool skip_vocab = false) {
   if (utf8::FindInvalid(text) != std::string_view::npos) return std::nullopt;
   LargeMembers out;
   out.root = Json::object();
@@ -74,7 +75,7 @@ std::optional<LargeMembers> ReadLargeMembers(std::string_view text) {
     if (std::exchange(have_model, true)) return false;
     Json& model = out.root["model"] = Json::object();
     return reader.ForEachMember([&](const std::string& member) {
-      if (member == "vocab") return !std::exchange(have_vocab, true) && read_vocab();
+      if (member == "vocab") return !std::exchange(have_vocab, true) && (skip_vocab ? reader.Skip() : read_vocab());
       if (member == "merges") return !std::exchange(have_merges, true) && read_merges();
       return reader.Value(model[member]);
     });
@@ -450,6 +451,14 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> ParseTokenizerJson(std::string_view j
 }
 
 bool TokenizerJsonHasFastPath(std::string_view json) { return ReadLargeMembers(json).has_value(); }
+
+std::optional<std::vector<std::pair<std::string, std::string>>> ReadTokenizerJsonMerges(std::string_view json,
+                                                                                       nlohmann::json* rest) {
+  std::optional<LargeMembers> fast = ReadLargeMembers(json, /*skip_vocab=*/true);
+  if (!fast) return std::nullopt;
+  *rest = std::move(fast->root);
+  return std::move(fast->lists.merges);
+}
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerJson(const std::string& path) {
   auto file = MappedFile::Open(path);

@@ -12,6 +12,7 @@
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tokenizers/tokenizer.h"
 
 namespace distill::gguf {
 namespace {
@@ -57,6 +58,7 @@ TEST(GgufTokenizerFile, RealVocabularyFastPathEqualsDom) {
   for (const json& m : tj["model"]["merges"]) expected.push_back(Expected(m));
   ASSERT_GT(expected.size(), 100000u);
 
+  ASSERT_TRUE(tok::TokenizerJsonHasFastPath(text));
   auto fast = ReadGgufTokenizerFile(kQwen3.string());
   ASSERT_TRUE(fast.ok()) << fast.status();
   EXPECT_EQ(fast->merges, expected);
@@ -64,7 +66,9 @@ TEST(GgufTokenizerFile, RealVocabularyFastPathEqualsDom) {
   EXPECT_NE(fast->splits[0].find("\\p{L}"), std::string::npos);
   EXPECT_EQ(fast->path, (kQwen3 / "tokenizer.json").string());
 
-  const fs::path dom_folder = FolderWith("dom", "{\"model\": 0, " + text.substr(text.find('{') + 1));
+  const std::string dom_text = "{\"model\": 0, " + text.substr(text.find('{') + 1);
+  ASSERT_FALSE(tok::TokenizerJsonHasFastPath(dom_text));
+  const fs::path dom_folder = FolderWith("dom", dom_text);
   auto dom = ReadGgufTokenizerFile(dom_folder.string());
   ASSERT_TRUE(dom.ok()) << dom.status();
   EXPECT_EQ(dom->merges, fast->merges);
@@ -73,17 +77,21 @@ TEST(GgufTokenizerFile, RealVocabularyFastPathEqualsDom) {
   fs::remove_all(dom_folder.parent_path());
 }
 
-// Property: pair-form merges are joined with a space and a space inside a part becomes "Ġ"; a repeated "merges"
-// keeps the last list (nlohmann's rule); both paths agree.
+// Property: pair-form merges are joined with a space and a space inside a part becomes "Ġ", on the fast path and
+// on the DOM path alike; a repeated "merges" (which only the DOM path takes) keeps the last list, as nlohmann does.
 TEST(GgufTokenizerFile, PairFormAndRepeatedMerges) {
-  const std::string body =
-      R"("pre_tokenizer": null, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["old one"],
-         "merges": [["a b", "c"], "x y", ["d", " "]]}})";
-  for (const std::string& prefix : {std::string("{"), std::string("{\"model\": 0, ")}) {
-    const fs::path folder = FolderWith("pairs", prefix + body);
+  const std::string body = R"("pre_tokenizer": null, "model": {"type": "BPE", "vocab": {"a": 0},)"
+                           R"( "merges": [["a b", "c"], "x y", ["d", " "]]}})";
+  const std::string repeated = R"("model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["old one"],)"
+                               R"( "merges": [["a b", "c"], "x y", ["d", " "]]}})";
+  const std::vector<std::pair<std::string, bool>> docs = {
+      {"{" + body, true}, {"{\"model\": 0, " + body, false}, {"{" + repeated, false}};
+  for (const auto& [doc, fast_path] : docs) {
+    EXPECT_EQ(tok::TokenizerJsonHasFastPath(doc), fast_path) << doc;
+    const fs::path folder = FolderWith("pairs", doc);
     auto f = ReadGgufTokenizerFile(folder.string());
     ASSERT_TRUE(f.ok()) << f.status();
-    EXPECT_EQ(f->merges, (std::vector<std::string>{"aĠb c", "x y", "d Ġ"})) << prefix;
+    EXPECT_EQ(f->merges, (std::vector<std::string>{"aĠb c", "x y", "d Ġ"})) << doc;
     EXPECT_TRUE(f->splits.empty());
     fs::remove_all(folder.parent_path());
   }

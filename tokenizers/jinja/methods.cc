@@ -202,7 +202,8 @@ Value GetBuiltin(const Value& object, const std::string& name, Interpreter& inte
       return Value::MakeFunction([s, start, end](Args&, const EnvPtr&) {
         const std::string_view kept = JsTrimView(s.get(), start, end);
         if (kept.size() == s.size()) {
-          Value same = Value::String(std::string());
+          Value same;
+          same.type = Type::kString;
           same.s = s;
           return same;
         }

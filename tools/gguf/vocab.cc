@@ -8,9 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 #include "tokenizers/file_util.h"
-#include "tokenizers/json_fast.h"
 #include "tokenizers/training_view.h"
-#include "tokenizers/utf8.h"
 
 namespace distill::gguf {
 namespace {
@@ -71,52 +69,20 @@ bool LooksSentencePiece(const json& tj) {
          dump.find("\xe2\x96\x81") != std::string::npos;
 }
 
-// A merge as GGUF spells it: "a b" (tokenizer.json's string form, or its [a, b] pair form joined).
+// A merge as GGUF spells it, "left right": a literal space inside a part would split that form, so byte-level
+// BPE's U+0120 stands for it.
+std::string GgufMerge(std::string left, std::string right) {
+  for (std::string* part : {&left, &right}) {
+    for (size_t at = part->find(' '); at != std::string::npos; at = part->find(' ', at)) part->replace(at, 1, "Ġ");
+  }
+  return absl::StrCat(left, " ", right);
+}
+
+// A DOM merge (tokenizer.json's "a b" string, kept verbatim, or its [a, b] pair), or nullopt for another form.
 std::optional<std::string> MergeText(const json& merge) {
   if (merge.is_string()) return merge.get<std::string>();
   if (!merge.is_array() || merge.size() != 2 || !merge[0].is_string() || !merge[1].is_string()) return std::nullopt;
-  // A literal space inside a part would split the "a b" form; byte-level BPE spells it U+0120.
-  std::string a = merge[0].get<std::string>(), b = merge[1].get<std::string>();
-  for (std::string* part : {&a, &b}) {
-    for (size_t at = part->find(' '); at != std::string::npos; at = part->find(' ', at)) part->replace(at, 1, "Ġ");
-  }
-  return absl::StrCat(a, " ", b);
-}
-
-// tokenizer.json without model.vocab (never read here: ids come from the loaded tokenizer) and with model.merges
-// streamed straight into `merges` rather than into a DOM: the two are most of the file. nullopt for anything the
-// fast reader declines or a merge of another form (the caller re-parses with nlohmann for its error message).
-std::optional<json> WithoutVocab(std::string_view text, std::vector<std::string>& merges) {
-  if (tok::utf8::FindInvalid(text) != std::string_view::npos) return std::nullopt;
-  tok::JsonReader reader(text);
-  json root = json::object();
-  const bool ok = reader.ForEachMember([&](const std::string& key) {
-    if (key != "model") return reader.Value(root[key]);
-    json& model = root[key] = json::object();
-    merges.clear();  // a repeated "model" replaces the earlier one, as in nlohmann
-    return reader.ForEachMember([&](const std::string& member) {
-      if (member == "vocab") return reader.Skip();
-      if (member != "merges") return reader.Value(model[member]);
-      model[member] = true;  // present; the list itself is in `merges`
-      merges.clear();
-      if (reader.Peek() != '[') return false;
-      return reader.ForEachElement([&] {
-        std::string merge;
-        if (reader.Peek() == '"') {
-          if (!reader.String(merge)) return false;
-          merges.push_back(std::move(merge));
-          return true;
-        }
-        json pair;
-        if (!reader.Value(pair)) return false;
-        std::optional<std::string> text = MergeText(pair);
-        if (text) merges.push_back(std::move(*text));
-        return text.has_value();
-      });
-    });
-  });
-  if (!ok || !reader.AtEnd()) return std::nullopt;
-  return root;
+  return GgufMerge(merge[0].get<std::string>(), merge[1].get<std::string>());
 }
 
 }  // namespace
@@ -131,18 +97,21 @@ absl::StatusOr<GgufTokenizerFile> ReadGgufTokenizerFile(const std::string& model
         folder.string(), ": no tokenizer.json (GGUF export supports byte-level BPE vocabularies: Llama 3, Qwen2/3, "
                          "DeepSeek)"));
   }
+  // The tokenizer loader's fast path (vocabulary skipped, merges as flat pairs), else nlohmann's DOM.
   json tj;
-  if (std::optional<json> fast = WithoutVocab(file->text(), f.merges)) {
-    tj = std::move(*fast);
+  bool has_merges = true;  // the fast path declines a model without merges
+  if (auto pairs = tok::ReadTokenizerJsonMerges(file->text(), &tj)) {
+    f.merges.reserve(pairs->size());
+    for (auto& [left, right] : *pairs) f.merges.push_back(GgufMerge(std::move(left), std::move(right)));
   } else {
     try {
       tj = json::parse(file->text());
     } catch (const json::exception& e) {
       return absl::InvalidArgumentError(absl::StrCat(f.path, ": ", e.what()));
     }
-    f.merges.clear();
     const json* model = tj.contains("model") ? &tj["model"] : nullptr;
-    if (model && model->is_object() && model->contains("merges")) {
+    has_merges = model && model->is_object() && model->contains("merges");
+    if (has_merges) {
       if (!(*model)["merges"].is_array())
         return absl::InvalidArgumentError(absl::StrCat(f.path, ": model.merges: expected an array"));
       for (const json& merge : (*model)["merges"]) {
@@ -156,7 +125,7 @@ absl::StatusOr<GgufTokenizerFile> ReadGgufTokenizerFile(const std::string& model
     }
   }
   const json* bpe = tj.contains("model") ? &tj["model"] : nullptr;
-  if (!bpe || !bpe->is_object() || bpe->value("type", "BPE") != "BPE" || !bpe->contains("merges"))
+  if (!bpe || !bpe->is_object() || bpe->value("type", "BPE") != "BPE" || !has_merges)
     return absl::FailedPreconditionError(absl::StrCat(f.path, ": model: expected a BPE model with merges"));
   if (LooksSentencePiece(tj)) {
     return absl::FailedPreconditionError(absl::StrCat(
