@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "tokenizers/heap.h"
 #include "tokenizers/tokenizer.h"
 
 namespace distill::tok {
@@ -20,6 +21,7 @@ absl::StatusOr<std::vector<std::vector<TokenId>>> EncodeBatch(const Tokenizer& t
   workers = std::min(workers, std::max<size_t>(n, 1));
   std::atomic<size_t> next{0};
   auto work = [&] {
+    AdviseHugePagesForThreadHeap();
     for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) {
       auto ids = tokenizer.Encode(texts[i]);
       if (ids.ok()) {

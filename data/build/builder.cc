@@ -1,6 +1,5 @@
 #include "data/build/builder.h"
 
-#include <malloc.h>
 
 #include <algorithm>
 #include <array>
@@ -19,6 +18,7 @@
 #include "data/line_reader.h"
 #include "data/trace_record.h"
 #include "tokenizers/model_folder.h"
+#include "tokenizers/heap.h"
 #include "tokenizers/training_view.h"
 
 namespace distill::build {
@@ -201,14 +201,6 @@ void ProcessTextLine(const std::string& line, const tok::ModelTokenization& mode
 }
 
 }  // namespace
-
-void TuneAllocatorForBuilds() {
-#ifdef __GLIBC__
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  mallopt(M_TOP_PAD, 16 << 20);
-#endif
-}
 
 const char* InputKindName(InputKind kind) { return kind == InputKind::kText ? "text" : "traces"; }
 
@@ -406,6 +398,7 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
     return window.front()->done && done_unconsumed >= std::min(wake_batch, window.size());
   };
   auto worker = [&] {
+    tok::AdviseHugePagesForThreadHeap();
     std::unique_lock lock(mu);
     for (;;) {
       work_ready.wait(lock, [&] { return claimed < window.size() || input_done; });

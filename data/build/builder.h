@@ -83,12 +83,6 @@ struct BuildReport {
 // model or option problems (text mode: a tokenizer without an eos_token).
 absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options);
 
-// Allocator settings for a process whose main work is builds (glibc; elsewhere a no-op): freed memory stays in the
-// heap (trim threshold 256 MB, top pad 16 MB, blocks up to 32 MB from the heap, not mmap) instead of going back to
-// the kernel after each long line or sample and faulting in again: 8-9% of a 2-thread build's time, ~20% fewer
-// page faults, the same peak RSS. Process-wide, so call it once from the process that builds, before the build.
-void TuneAllocatorForBuilds();
-
 // A plain-text summary of the report (counts table, padding shares, the first `max_bad_lines` bad lines; 0 = none).
 std::string FormatReport(const BuildReport& report, size_t max_bad_lines = 20);
 

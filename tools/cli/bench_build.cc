@@ -294,9 +294,8 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
               model_dir.c_str(), opt.seq_len);
   std::fflush(stdout);
   malloc_trim(0);
-  // The raw tokenizer below runs with the allocator settings the build verb uses, so the ratio compares like with
-  // like (the settings are not inherited by the build children, which set them themselves).
-  build::TuneAllocatorForBuilds();
+  // The timed raw tokenizer below runs on EncodeBatch's threads, whose heaps get the huge pages the build children's
+  // workers get (tok::AdviseHugePagesForThreadHeap), so the ratio compares like with like.
 
   // (b) The builder, end to end, as child processes; this process is still small, so ru_maxrss is the child's.
   const long parent_rss_kb = ProcStatusKb("VmRSS:");
@@ -325,6 +324,22 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
       return 1;
     }
     builds.push_back(std::move(b));
+  }
+  // The builder's fixed cost, as its own: a child building an empty input (process start, model load and
+  // template probe, an empty manifest, exit), best of 2. The raw tokenizer below runs in this process and pays none.
+  const std::string empty_input = (tmp / "empty.jsonl").string();
+  std::ofstream(empty_input).flush();
+  double fixed_s = 1e9;
+  for (int k = 0; k < 2; ++k) {
+    const std::string out = (tmp / "shards-empty").string();
+    ChildRun r = RunMeasuredChild({exe.string(), "build", empty_input, "-m", model_dir, "-o", out, "--seq-len",
+                                   std::to_string(opt.seq_len), "--threads", "1", "-q"});
+    (void)data::RemoveTree(out);
+    if (r.ok) fixed_s = std::min(fixed_s, r.wall_s);
+  }
+  if (fixed_s > 1e8) {
+    std::fprintf(stderr, "bench build: the empty-input build failed\n");
+    return 1;
   }
   const json& counts = builds[0].manifest["counts"];
   const bool identical = builds[0].manifest["splits"] == builds[1].manifest["splits"];
@@ -432,8 +447,9 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
     return 0.0;
   };
 
-  std::printf("\nrendered training-view text: %.2f MB (%.2fx the JSONL), model load %.2f s\n", text_mb,
-              text_mb / jsonl_mb, load_s);
+  std::printf("\nrendered training-view text: %.2f MB (%.2fx the JSONL); the builder's fixed cost (a child building "
+              "an empty input: start, model load, exit) %.2f s\n",
+              text_mb, text_mb / jsonl_mb, fixed_s);
   std::printf("raw tokenizer (EncodeBatch of the training-view texts; best of 2 runs, alternating with the "
               "builder's):\n");
   for (auto& [n, s] : raw)
@@ -447,20 +463,20 @@ int RunBenchBuild(const BuildBenchOptions& opt) {
                 b.threads, b.threads == 1 ? ": " : "s:", jsonl_mb / b.run.wall_s, b.run.wall_s, b.run.cpu_s,
                 raw_s(b.threads) / b.run.wall_s, peak_mb, b.run.hwm_kb / 1024.0, b.run.maxrss_kb / 1024.0,
                 peak_mb / jsonl_mb);
-    std::printf("              without the model load (%.2f s): %.2f MB/s, ratio %.2fx\n", load_s,
-                jsonl_mb / (b.run.wall_s - load_s), raw_s(b.threads) / (b.run.wall_s - load_s));
+    std::printf("              without the fixed cost (%.2f s): %.2f MB/s, ratio %.2fx\n", fixed_s,
+                jsonl_mb / (b.run.wall_s - fixed_s), raw_s(b.threads) / (b.run.wall_s - fixed_s));
   }
   std::printf("  (this process's RSS when the builds started: %.1f MB; ru_maxrss is at least that)\n",
               parent_rss_kb / 1024.0);
-  // The target is about streaming throughput (a 5 GB input), where the one-off model load does not count.
+  // The target is about streaming throughput (a 5 GB input), where the one-off fixed cost does not count.
   double worst = 1e9, worst_with_load = 1e9;
   for (const BuildResult& b : builds) {
-    worst = std::min(worst, raw_s(b.threads) / (b.run.wall_s - load_s));
+    worst = std::min(worst, raw_s(b.threads) / (b.run.wall_s - fixed_s));
     worst_with_load = std::min(worst_with_load, raw_s(b.threads) / b.run.wall_s);
   }
   long peak_kb = 0;
   for (const BuildResult& b : builds) peak_kb = std::max({peak_kb, b.run.hwm_kb, b.run.maxrss_kb});
-  std::printf("targets: builder >= 0.8x raw, model load excluded: %s (worst %.2fx; %.2fx with the load at this "
+  std::printf("targets: builder >= 0.8x raw, fixed cost excluded: %s (worst %.2fx; %.2fx with it at this "
               "size); peak RSS < 1 GB: %s (%.1f MB)\n",
               worst >= 0.8 ? "met" : "MISSED", worst, worst_with_load, peak_kb < 1024 * 1024 ? "met" : "MISSED",
               peak_kb / 1024.0);

@@ -152,7 +152,6 @@ int RunBuild(const BuildFlags& flags) {
       last = p;
     };
   }
-  build::TuneAllocatorForBuilds();
   auto report = build::BuildShards(o);
   if (!flags.quiet) progress.Finish(last.bytes_read / 1e6, describe(last));
   if (!report.ok()) return Fail(std::string(report.status().message()));

@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "distill_version.h"
+#include "tokenizers/heap.h"
 #include "tools/cli/torch_verbs.h"
 #include "tools/cli/verbs.h"
 
@@ -37,6 +38,11 @@ bool RegisterVerb(std::string name, std::string description, int order, VerbSetu
 
 int main(int argc, char** argv) {
   using distill::cli::Registry;
+#if !defined(DISTILL_TORCH_BINARY)
+  // Huge pages and no trimming for the verbs that load tokenizers and stream data (LibTorch's verbs in
+  // distill-torch keep glibc's defaults: their memory figures are benchmarked against PyTorch's).
+  distill::tok::PrepareHeap();
+#endif
 #if defined(DISTILL_FORWARD_TORCH_VERBS)
   // distill: the LibTorch verbs run in distill-torch (tools/cli/torch_verbs.h).
   if (distill::cli::IsTorchCommand(argc, argv)) return distill::cli::ExecTorchVerbs(argc, argv);

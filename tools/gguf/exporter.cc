@@ -20,6 +20,7 @@
 #include "tools/gguf/gguf_file.h"
 #include "tools/gguf/modelfile.h"
 #include "tools/gguf/vocab.h"
+#include "tokenizers/heap.h"
 #include "tokenizers/model_folder.h"
 #include "trainer/hf/model_config.h"
 #include "trainer/hf/safetensors.h"
@@ -381,7 +382,10 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
   // tokenizer.json's merges and pre-tokenizer are read on a second thread while this one loads the tokenizer,
   // the config and the checkpoint's headers: the two reads of tokenizer.json are most of an export's fixed cost.
   // (A future from std::async waits for its thread when destroyed, so an early return below is safe.)
-  auto tokenizer_file = std::async(std::launch::async, [&] { return ReadGgufTokenizerFile(tokenizer_dir); });
+  auto tokenizer_file = std::async(std::launch::async, [&] {
+    tok::AdviseHugePagesForThreadHeap();
+    return ReadGgufTokenizerFile(tokenizer_dir);
+  });
   auto config = hf::LoadModelConfig(weights_dir);
   if (!config.ok()) return config.status();
   const hf::ModelConfig& c = *config;
