@@ -203,6 +203,25 @@ const generic = [
     "{{ 'élan'|capitalize }} {{ 'ÉCOLE' is upper }} {{ 'école' is lower }} {{ ['b', 'A', 'a', 'É']|sort|join }}"),
   G("none_in_strings", "{{ [none, missing]|tojson }} {{ [none, missing]|string }} {{ [none]|join(',') }} " +
     "{{ [1, none, 'x']|join(',') }} {{ 'v' ~ [1, none] }}"),
+  // Strings over 15 bytes are shared, and split/strip give slices of them: every use of a slice (chained splits and
+  // strips, maxsplit, indexing, comparison, membership, concatenation, methods, filters, dict keys, loops).
+  G("long_string_slices", "{% set t = '\\n<think>\\nfirst line of reasoning\\n\\nsecond line\\n</think>\\n\\nThe answer is 42.  ' %}" +
+    "{% set r = t.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}" +
+    "{% set a = t.split('</think>')[-1].lstrip('\\n') %}[{{ r }}][{{ a }}][{{ a.strip() }}][{{ r.strip('\\n') }}]" +
+    "{{ r|length }} {{ a.rstrip()|length }} {{ r == 'first line of reasoning\\n\\nsecond line' }} " +
+    "{{ 'second' in r }} {{ r.startswith('first') }} {{ a.rstrip().endswith('42.') }} {{ r.upper() }} " +
+    "{{ r.split('\\n') }} {{ t.split('\\n', 2) }} {{ t.split('\\n', 0) }} {{ t.split('\\n', -3) }} " +
+    "{{ t.split('line', 1)[1].split(' ') }} {{ t.split('</think>\\n\\nThe answer is 42.  ') }} " +
+    "{{ (r ~ '|' ~ a)|replace('line', 'LINE') }} {{ r + a }} {{ r[3:12] }} {{ r.split('\\n')|join('+') }} " +
+    "{% set d = {} %}{% set k = t.split('\\n\\n')[1] %}{% for w in r.split(' ') %}<{{ w.strip() }}>{% endfor %} " +
+    "{{ {k: 1}[k] }} {{ [r, a]|tojson }} {{ a.strip()|title }} {{ r.lstrip('fir') }} {{ r.rstrip('lineco') }} " +
+    "{{ (t ~ t).split('42.')|length }} {{ t.strip().split('\\n')|last }}"),
+  // Scopes with more names than a short list holds (the interpreter indexes them): set, reassign, shadow in a loop.
+  G("many_variables", Array.from({ length: 40 }, (_, i) => `{% set v${i} = ${i} %}`).join("") +
+    "{% set v3 = 'again' %}{% set v39 = v38 + 1 %}{% for i in range(2) %}" +
+    Array.from({ length: 20 }, (_, i) => `{% set u${i} = i * ${i} %}`).join("") +
+    "{% set v5 = 'loop' %}{{ u0 }}{{ u19 }}{{ v5 }}{{ v3 }}{{ v39 }};{% endfor %}" +
+    Array.from({ length: 40 }, (_, i) => `{{ v${i} }},`).join("") + "{{ u1 is defined }}"),
   G("messages_tojson", "{% for m in messages %}{{ m|tojson }}\n{% endfor %}",
     { messages: conversations[4].messages.concat(conversations[9].messages) }),
 ];

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -51,6 +53,11 @@ enum class NodeKind {
   kComment,
 };
 
+// A binary operator, resolved once by the parser so evaluation does not compare operator strings.
+enum class BinaryOp : uint8_t { kOther, kAnd, kOr, kEq, kNe, kIn, kNotIn, kConcat, kPow, kAdd, kSub, kMul, kDiv,
+                                kFloorDiv, kMod, kLt, kGt, kGe, kLe };
+BinaryOp BinaryOpOf(std::string_view text);
+
 struct Node;
 using NodePtr = std::unique_ptr<Node>;
 
@@ -61,6 +68,7 @@ struct Node {
   double num = 0;
   bool flag = false;
   bool flag2 = false;
+  BinaryOp op = BinaryOp::kOther;  // kBinary: str resolved
   NodePtr a, b, c;
   std::vector<NodePtr> list, body, alt;
   std::vector<std::pair<NodePtr, NodePtr>> pairs;

@@ -15,14 +15,43 @@ struct ContinueSignal {};
 
 [[noreturn]] void Throw(const std::string& msg) { throw JinjaError(msg, kNoPos); }
 
+// Appends with doubling room: a long message appended to a short buffer would otherwise leave it exactly full, so
+// the next few bytes (an end-of-turn marker) copied the whole message again.
+void AppendGrowing(std::string& out, std::string_view piece) {
+  if (out.size() + piece.size() > out.capacity()) out.reserve(2 * (out.size() + piece.size()));
+  out.append(piece);
+}
+
 }  // namespace
 
-Value Env::Lookup(const std::string& name) const {
-  for (const Env* e = this; e; e = e->parent.get()) {
-    auto it = e->vars.find(name);
-    if (it != e->vars.end()) return it->second;
+size_t Env::OwnIndex(std::string_view name) const {
+  if (!index_.empty()) {
+    auto it = index_.find(name);
+    return it == index_.end() ? std::string_view::npos : it->second;
   }
-  return Value::Undefined();
+  for (size_t i = 0; i < vars_.size(); ++i)
+    if (vars_[i].first == name) return i;
+  return std::string_view::npos;
+}
+
+const Value* Env::Find(std::string_view name) const {
+  for (const Env* e = this; e; e = e->parent.get()) {
+    if (const size_t i = e->OwnIndex(name); i != std::string_view::npos) return &e->vars_[i].second;
+  }
+  return nullptr;
+}
+
+void Env::Set(const std::string& name, Value v) {
+  if (const size_t i = OwnIndex(name); i != std::string_view::npos) {
+    vars_[i].second = std::move(v);
+    return;
+  }
+  vars_.emplace_back(name, std::move(v));
+  if (vars_.size() == kIndexFrom) {
+    for (size_t i = 0; i < vars_.size(); ++i) index_.emplace(vars_[i].first, i);
+  } else if (vars_.size() > kIndexFrom) {
+    index_.emplace(name, vars_.size() - 1);
+  }
 }
 
 void Interpreter::CheckSize(size_t bytes) const {
@@ -52,9 +81,8 @@ std::string Interpreter::Run(const Program& program, const nlohmann::json& conte
 std::string Interpreter::Run(const Program& program,
                              const std::vector<std::pair<std::string, const nlohmann::json*>>& vars) {
   auto global = std::make_shared<Env>(nullptr);
-  SetupGlobals(*global);
   for (const auto& [name, value] : vars) {
-    if (global->vars.count(name)) throw JinjaError("context variable '" + name + "' shadows a built-in", 0);
+    if (IsBuiltinName(name)) throw JinjaError("context variable '" + name + "' shadows a built-in", 0);
     global->Set(name, FromJson(*value));
   }
   try {
@@ -109,12 +137,12 @@ void Interpreter::ExecBlock(const std::vector<NodePtr>& body, const EnvPtr& env,
       if (out.empty()) {
         out = v.s.Take();
       } else {
-        out += v.s.get();
+        AppendGrowing(out, v.s.view());
       }
     } else {
       std::string s = RenderValue(v);
       CheckSize(out.size() + s.size());
-      out += s;
+      AppendGrowing(out, s);
     }
   }
 }
@@ -144,7 +172,10 @@ Value Interpreter::EvalNode(const Node& n, const EnvPtr& env) {
       }
       return Value::MakeObject(std::move(o));
     }
-    case NodeKind::kIdentifier: return env->Lookup(n.str);
+    case NodeKind::kIdentifier: {
+      const Value* v = env->Find(n.str);
+      return v ? *v : Builtin(n.str);
+    }
     case NodeKind::kMember: return EvalMember(n, env);
     case NodeKind::kCall: return EvalCall(n, env);
     case NodeKind::kUnary: return EvalUnary(n, env);
@@ -189,16 +220,18 @@ Value Interpreter::EvalUnary(const Node& n, const EnvPtr& env) {
 }
 
 Value Interpreter::EvalBinary(const Node& n, const EnvPtr& env) {
-  const std::string& op = n.str;
+  const std::string& op = n.str;  // for messages; n.op decides
+  const BinaryOp o = n.op;
   Value left = Eval(n.a.get(), env);
-  if (op == "and") return Truthy(left) ? Eval(n.b.get(), env) : left;
-  if (op == "or") return Truthy(left) ? left : Eval(n.b.get(), env);
+  if (o == BinaryOp::kAnd) return Truthy(left) ? Eval(n.b.get(), env) : left;
+  if (o == BinaryOp::kOr) return Truthy(left) ? left : Eval(n.b.get(), env);
   Value right = Eval(n.b.get(), env);
-  if (op == "==") return Value::Bool(LooseEquals(left, right));
-  if (op == "!=") return Value::Bool(!LooseEquals(left, right));
-  const bool membership = op == "in" || op == "not in";
+  if (o == BinaryOp::kEq) return Value::Bool(LooseEquals(left, right));
+  if (o == BinaryOp::kNe) return Value::Bool(!LooseEquals(left, right));
+  const bool membership = o == BinaryOp::kIn || o == BinaryOp::kNotIn;
+  const bool negated = o == BinaryOp::kNotIn;
   if (left.type == Type::kUndefined || right.type == Type::kUndefined) {
-    if (right.type == Type::kUndefined && membership) return Value::Bool(op == "not in");
+    if (right.type == Type::kUndefined && membership) return Value::Bool(negated);
     Throw("cannot apply '" + op + "' to an undefined value");
   }
   if (left.type == Type::kNull || right.type == Type::kNull) Throw("cannot apply '" + op + "' to none");
@@ -206,7 +239,7 @@ Value Interpreter::EvalBinary(const Node& n, const EnvPtr& env) {
     if (left.type == Type::kString && right.type == Type::kString) {
       CheckSize(left.s.size() + right.s.size());
       std::string out = left.s.Take();  // a chain `a + b + c` keeps appending to one buffer
-      out.append(right.s.get());
+      AppendGrowing(out, right.s.view());
       return Value::String(std::move(out));
     }
     std::string a = JsValueString(left), b = JsValueString(right);
@@ -215,8 +248,8 @@ Value Interpreter::EvalBinary(const Node& n, const EnvPtr& env) {
   };
   const auto numeric_like = [](const Value& v) { return v.IsNumber() || v.type == Type::kBool; };
   const auto num_of = [](const Value& v) { return v.type == Type::kBool ? (v.b ? 1.0 : 0.0) : v.num; };
-  if (op == "~") return concat();
-  if (op == "**" && numeric_like(left) && numeric_like(right)) {
+  if (o == BinaryOp::kConcat) return concat();
+  if (o == BinaryOp::kPow && numeric_like(left) && numeric_like(right)) {
     const double a = num_of(left), b = num_of(right);
     if (a == 0 && b < 0) Throw("0.0 cannot be raised to a negative power");
     // JS semantics where C's pow differs: x ** NaN and (±1) ** ±Infinity are NaN.
@@ -229,18 +262,21 @@ Value Interpreter::EvalBinary(const Node& n, const EnvPtr& env) {
     const double a = left.num, b = right.num;
     const bool is_float = left.type == Type::kFloat || right.type == Type::kFloat;
     auto make = [&](double r) { return is_float ? Value::Float(r) : Value::Int(r); };
-    if (op == "+") return make(a + b);
-    if (op == "-") return make(a - b);
-    if (op == "*") return make(a * b);
-    if (op == "/") return Value::Float(a / b);
-    if (op == "//") return make(std::floor(a / b));
-    if (op == "%") return make(std::fmod(a, b));
-    if (op == "<") return Value::Bool(a < b);
-    if (op == ">") return Value::Bool(a > b);
-    if (op == ">=") return Value::Bool(a >= b);
-    if (op == "<=") return Value::Bool(a <= b);
+    switch (o) {
+      case BinaryOp::kAdd: return make(a + b);
+      case BinaryOp::kSub: return make(a - b);
+      case BinaryOp::kMul: return make(a * b);
+      case BinaryOp::kDiv: return Value::Float(a / b);
+      case BinaryOp::kFloorDiv: return make(std::floor(a / b));
+      case BinaryOp::kMod: return make(std::fmod(a, b));
+      case BinaryOp::kLt: return Value::Bool(a < b);
+      case BinaryOp::kGt: return Value::Bool(a > b);
+      case BinaryOp::kGe: return Value::Bool(a >= b);
+      case BinaryOp::kLe: return Value::Bool(a <= b);
+      default: break;
+    }
   } else if (left.IsArray() && right.IsArray()) {
-    if (op == "+") {
+    if (o == BinaryOp::kAdd) {
       CheckArray(left.arr->size() + right.arr->size());
       Charge(left.arr->size() + right.arr->size());
       Array items = *left.arr;
@@ -251,17 +287,17 @@ Value Interpreter::EvalBinary(const Node& n, const EnvPtr& env) {
     if (membership) {
       bool found = false;
       for (const Value& x : *right.arr) found = found || StrictEquals(x, left);
-      return Value::Bool(op == "in" ? found : !found);
+      return Value::Bool(found != negated);
     }
   }
-  if ((left.type == Type::kString || right.type == Type::kString) && op == "+") return concat();
+  if ((left.type == Type::kString || right.type == Type::kString) && o == BinaryOp::kAdd) return concat();
   if (left.type == Type::kString && right.type == Type::kString && membership) {
     const bool found = right.s.find(left.s) != std::string::npos;
-    return Value::Bool(op == "in" ? found : !found);
+    return Value::Bool(found != negated);
   }
   if (left.type == Type::kString && right.IsObject() && membership) {
     const bool found = right.obj->Find(left.s) != nullptr;
-    return Value::Bool(op == "in" ? found : !found);
+    return Value::Bool(found != negated);
   }
   Throw("operator '" + op + "' is not defined between " + TypeName(left) + " and " + TypeName(right));
 }

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -15,12 +16,26 @@
 
 namespace distill::tok::jinja {
 
+// A scope: its own variables and the enclosing scope. A scope holds a handful of variables, so a list searched in
+// order beats a hash map (which allocated a node per variable and a bucket array per loop iteration); a scope that
+// grows past kIndexFrom names (a generated template) also gets an index, so lookups never become quadratic.
 struct Env {
   explicit Env(EnvPtr parent_env) : parent(std::move(parent_env)) {}
   EnvPtr parent;
-  std::unordered_map<std::string, Value> vars;
-  Value Lookup(const std::string& name) const;
-  void Set(const std::string& name, Value v) { vars[name] = std::move(v); }
+  // The variable in this scope or the nearest enclosing one that has it; null when none does.
+  const Value* Find(std::string_view name) const;
+  void Set(const std::string& name, Value v);
+
+ private:
+  static constexpr size_t kIndexFrom = 16;
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  // Position of this scope's own variable `name` in vars_, or npos.
+  size_t OwnIndex(std::string_view name) const;
+  std::vector<std::pair<std::string, Value>> vars_;
+  std::unordered_map<std::string, size_t, NameHash, std::equal_to<>> index_;  // name → position in vars_
 };
 
 struct Limits {
@@ -67,7 +82,9 @@ class Interpreter {
                      bool uses_varargs, std::vector<Value> args, const EnvPtr& scope);
   std::pair<std::vector<Value>, Object> EvalArgs(const std::vector<NodePtr>& args, const EnvPtr& env);
   Value Invoke(const Value& fn, std::vector<Value>& args, const EnvPtr& env);
-  void SetupGlobals(Env& global);
+  // The global function or constant `name` (true, none, range, namespace, …); Undefined when there is none. Made on
+  // lookup rather than stored in every render's global scope.
+  Value Builtin(std::string_view name);
 
   // filters.cc
   Value ApplyFilter(const Value& operand, const Node& filter, const EnvPtr& env);
@@ -79,6 +96,8 @@ class Interpreter {
   int macro_depth_ = 0;
 };
 
+// Whether `name` is one of the globals Builtin() makes (a context variable may not shadow one).
+bool IsBuiltinName(std::string_view name);
 // tests (filters.cc); `arg` is null when the test is used without an argument.
 bool ApplyTest(const std::string& name, const Value& operand, const Value* arg);
 // Reference compareRuntimeValues.

@@ -1,5 +1,6 @@
 // Built-in members (string methods, dict methods, `.length`) and global functions (namespace, range,
 // raise_exception, strftime_now), as @huggingface/jinja defines them.
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <memory>
@@ -29,7 +30,9 @@ bool AnyPrefix(const std::string& s, const Value& pattern, bool suffix, const ch
   Throw(std::string(name) + "() argument must be a string or tuple of strings");
 }
 
-Value Split(const std::string& s, const std::vector<Value>& args, Interpreter& interp) {
+// `s.split(sep, maxsplit)`; with a separator the parts are slices of s's bytes (a trace split at "</think>" is not
+// copied).
+Value Split(const Str& s, const std::vector<Value>& args, Interpreter& interp) {
   const Value sep = args.size() > 0 ? args[0] : Value::Null();
   if (sep.type != Type::kString && sep.type != Type::kNull) Throw("split() separator must be a string or none");
   const Value maxsplit = args.size() > 1 ? args[1] : Value::Int(-1);
@@ -37,7 +40,7 @@ Value Split(const std::string& s, const std::vector<Value>& args, Interpreter& i
   const double max = maxsplit.num;
   Array result;
   if (sep.type == Type::kNull) {
-    const std::string text = JsTrimStart(s);
+    const std::string text = JsTrimStart(s.get());
     size_t i = 0;
     while (i < text.size()) {
       while (size_t n = JsSpaceAt(text, i)) i += n;
@@ -56,28 +59,27 @@ Value Split(const std::string& s, const std::vector<Value>& args, Interpreter& i
       i = j;
     }
   } else {
-    if (sep.s.empty()) Throw("split(): empty separator");
-    std::vector<std::string> parts;
-    size_t start = 0;
-    while (true) {
-      const size_t p = s.find(sep.s, start);
-      if (p == std::string::npos) break;
-      parts.push_back(s.substr(start, p - start));
-      start = p + sep.s.size();
-      interp.CheckArray(parts.size());
+    const std::string_view text = s.view(), separator = sep.s.view();
+    if (separator.empty()) Throw("split(): empty separator");
+    std::vector<size_t> starts = {0};  // where each part begins
+    for (size_t p = 0; (p = text.find(separator, p)) != std::string_view::npos; p += separator.size()) {
+      starts.push_back(p + separator.size());
+      interp.CheckArray(starts.size());
     }
-    parts.push_back(s.substr(start));
-    if (max != -1 && static_cast<double>(parts.size()) > max) {
-      const size_t keep = max < 0 ? 0 : static_cast<size_t>(max);
-      std::string rest;
-      for (size_t i = keep; i < parts.size(); ++i) {
-        if (i > keep) rest += sep.s;
-        rest += parts[i];
-      }
-      parts.resize(keep);
-      parts.push_back(rest);
-    }
-    for (auto& p : parts) result.push_back(Value::String(std::move(p)));
+    const size_t parts = starts.size();
+    // maxsplit as the reference applies it, JS's `result.splice(maxsplit)` joined back with the separator (the rest
+    // of the string) and pushed: the parts from `keep` on become one, and a negative maxsplit counts from the end.
+    size_t keep = parts;
+    if (max != -1 && static_cast<double>(parts) > max)
+      keep = max >= 0 ? static_cast<size_t>(max) : static_cast<size_t>(std::max(static_cast<double>(parts) + max, 0.0));
+    auto push = [&](size_t begin, size_t end) {
+      Value part;
+      part.type = Type::kString;
+      part.s = Str::Slice(s, begin, end - begin);
+      result.push_back(std::move(part));
+    };
+    for (size_t i = 0; i < keep; ++i) push(starts[i], i + 1 < parts ? starts[i + 1] - separator.size() : text.size());
+    if (keep < parts) push(starts[keep], text.size());
   }
   return Value::MakeArray(std::move(result));
 }
@@ -197,17 +199,14 @@ Value GetBuiltin(const Value& object, const std::string& name, Interpreter& inte
     using Args = std::vector<Value>;
     if (name == "upper") return method([](const std::string& x, Args&, Interpreter&) { return Value::String(JsToUpper(x)); });
     if (name == "lower") return method([](const std::string& x, Args&, Interpreter&) { return Value::String(JsToLower(x)); });
-    // Stripping that removes nothing returns the receiver's shared bytes rather than a copy of a whole trace.
+    // Stripping gives a slice of the receiver's bytes rather than a copy of a whole trace.
     auto trim = [&](bool start, bool end) {
       return Value::MakeFunction([s, start, end](Args&, const EnvPtr&) {
-        const std::string_view kept = JsTrimView(s.get(), start, end);
-        if (kept.size() == s.size()) {
-          Value same;
-          same.type = Type::kString;
-          same.s = s;
-          return same;
-        }
-        return Value::String(std::string(kept));
+        const std::string_view whole = s.view(), kept = JsTrimView(whole, start, end);
+        Value out;
+        out.type = Type::kString;
+        out.s = Str::Slice(s, static_cast<size_t>(kept.data() - whole.data()), kept.size());
+        return out;
       });
     };
     if (name == "strip") return trim(true, true);
@@ -236,7 +235,9 @@ Value GetBuiltin(const Value& object, const std::string& name, Interpreter& inte
         return Value::Bool(AnyPrefix(x, args[0], suffix, fname));
       });
     }
-    if (name == "split") return method([](const std::string& x, Args& args, Interpreter& in) { return Split(x, args, in); });
+    if (name == "split") {
+      return Value::MakeFunction([s, &interp](Args& args, const EnvPtr&) { return Split(s, args, interp); });
+    }
     if (name == "replace") {
       return method([](const std::string& x, Args& args, Interpreter& in) {
         if (args.size() < 2) Throw("replace() requires two arguments");
@@ -298,22 +299,27 @@ Value GetBuiltin(const Value& object, const std::string& name, Interpreter& inte
   return Value::Undefined();
 }
 
-void Interpreter::SetupGlobals(Env& global) {
-  global.Set("false", Value::Bool(false));
-  global.Set("true", Value::Bool(true));
-  global.Set("none", Value::Null());
-  global.Set("False", Value::Bool(false));
-  global.Set("True", Value::Bool(true));
-  global.Set("None", Value::Null());
-  global.Set("raise_exception", Value::MakeFunction([](std::vector<Value>& args, const EnvPtr&) -> Value {
+bool IsBuiltinName(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"false", "true", "none", "False", "True", "None",
+                                                "raise_exception", "range", "strftime_now", "namespace"};
+  for (std::string_view n : kNames)
+    if (n == name) return true;
+  return false;
+}
+
+Value Interpreter::Builtin(std::string_view name) {
+  if (name == "false" || name == "False") return Value::Bool(false);
+  if (name == "true" || name == "True") return Value::Bool(true);
+  if (name == "none" || name == "None") return Value::Null();
+  if (name == "raise_exception") return Value::MakeFunction([](std::vector<Value>& args, const EnvPtr&) -> Value {
     std::string msg;
     for (size_t i = 0; i < args.size(); ++i) {
       if (i) msg += ',';
       msg += args[i].IsNullish() ? RenderValue(args[i]) : JsValueString(args[i]);
     }
     Throw("raise_exception: " + msg);
-  }));
-  global.Set("range", Value::MakeFunction([this](std::vector<Value>& args, const EnvPtr&) {
+  });
+  if (name == "range") return Value::MakeFunction([this](std::vector<Value>& args, const EnvPtr&) {
     if (args.empty() || args.size() > 3) Throw("range() takes 1 to 3 integer arguments");
     for (const Value& a : args)
       if (!a.IsNumber()) Throw(std::string("range() arguments must be numbers, got ") + TypeName(a));
@@ -336,12 +342,12 @@ void Interpreter::SetupGlobals(Env& global) {
       for (double i = start; i > stop; i += step) out.push_back(std::trunc(i) == i ? Value::Int(i) : Value::Float(i));
     }
     return Value::MakeArray(std::move(out));
-  }));
-  global.Set("strftime_now", Value::MakeFunction([](std::vector<Value>& args, const EnvPtr&) {
+  });
+  if (name == "strftime_now") return Value::MakeFunction([](std::vector<Value>& args, const EnvPtr&) {
     if (args.empty() || args[0].type != Type::kString) Throw("strftime_now() needs a format string");
     return Value::String(Strftime(args[0].s));
-  }));
-  global.Set("namespace", Value::MakeFunction([](std::vector<Value>& args, const EnvPtr&) {
+  });
+  if (name == "namespace") return Value::MakeFunction([](std::vector<Value>& args, const EnvPtr&) {
     std::vector<Value> positional = args;
     Object kwargs;
     if (!positional.empty() && positional.back().type == Type::kKwargs) {
@@ -376,7 +382,8 @@ void Interpreter::SetupGlobals(Env& global) {
     }
     for (const auto& [k, v] : kwargs.items) entries.Set(k, v);
     return Value::MakeObject(std::move(entries), Type::kNamespace);
-  }));
+  });
+  return Value::Undefined();
 }
 
 }  // namespace distill::tok::jinja

@@ -282,6 +282,7 @@ class Parser {
 
   NodePtr Binary(std::string op, size_t pos, NodePtr l, NodePtr r) {
     auto n = MakeNode(NodeKind::kBinary, pos);
+    n->op = BinaryOpOf(op);
     n->str = std::move(op);
     n->a = std::move(l);
     n->b = std::move(r);

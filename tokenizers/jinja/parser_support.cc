@@ -18,6 +18,18 @@ constexpr std::string_view kTests[] = {"boolean", "callable", "odd", "even", "fa
 
 }  // namespace
 
+BinaryOp BinaryOpOf(std::string_view text) {
+  static constexpr std::pair<std::string_view, BinaryOp> kOps[] = {
+      {"and", BinaryOp::kAnd},  {"or", BinaryOp::kOr},   {"==", BinaryOp::kEq},      {"!=", BinaryOp::kNe},
+      {"in", BinaryOp::kIn},    {"not in", BinaryOp::kNotIn}, {"~", BinaryOp::kConcat}, {"**", BinaryOp::kPow},
+      {"+", BinaryOp::kAdd},    {"-", BinaryOp::kSub},   {"*", BinaryOp::kMul},      {"/", BinaryOp::kDiv},
+      {"//", BinaryOp::kFloorDiv}, {"%", BinaryOp::kMod}, {"<", BinaryOp::kLt},      {">", BinaryOp::kGt},
+      {">=", BinaryOp::kGe},    {"<=", BinaryOp::kLe}};
+  for (const auto& [name, op] : kOps)
+    if (name == text) return op;
+  return BinaryOp::kOther;
+}
+
 const char* TokenName(TokenType t) {
   switch (t) {
     case TokenType::kText: return "text";

@@ -239,7 +239,12 @@ Value FromJson(const nlohmann::json& j) {
       const double d = j.get<double>();
       return std::isfinite(d) && std::trunc(d) == d ? Value::Int(d) : Value::Float(d);
     }
-    case nlohmann::json::value_t::string: return Value::String(j.get<std::string>());
+    case nlohmann::json::value_t::string: {
+      Value v;
+      v.type = Type::kString;
+      v.s = Str::Borrow(j.get_ref<const std::string&>());
+      return v;
+    }
     case nlohmann::json::value_t::array: {
       Array items;
       items.reserve(j.size());

@@ -26,7 +26,9 @@ enum class Type { kUndefined, kNull, kBool, kInt, kFloat, kString, kArray, kTupl
 
 // A string value's bytes. Templates copy values freely (variable lookups, member access, loop variables) and a
 // reasoning trace can be megabytes, so a long string is shared by every copy of its Value; short ones are kept
-// inline. Immutable, except that Take() may move the bytes out of the only copy.
+// inline. A long string may also be a slice of another's shared bytes (what `split` and `strip` give), so that
+// `content.split('</think>')[0].rstrip('\n')` copies nothing; get() turns a slice into bytes of its own on first
+// use, view() never does. Immutable, except that Take() may move the bytes out of the only copy.
 class Str {
  public:
   Str() = default;
@@ -34,27 +36,64 @@ class Str {
     if (s.size() <= kInline) inline_ = std::move(s);
     else shared_ = std::make_shared<std::string>(std::move(s));
   }
+  // `s` itself, without a copy when it is long: the caller keeps `s` alive and unchanged for as long as this Str
+  // and its copies live (a render's context, held by the caller for the render). Never moved out by Take().
+  static Str Borrow(const std::string& s) {
+    if (s.size() <= kInline) return Str(s);
+    Str out;
+    // An aliasing pointer with no owner: use_count() is 0, so Take() copies.
+    out.shared_ = std::shared_ptr<std::string>(std::shared_ptr<void>(), const_cast<std::string*>(&s));
+    return out;
+  }
+  // The bytes [pos, pos + len) of `whole` (clamped to its end), sharing them when they are long.
+  static Str Slice(const Str& whole, size_t pos, size_t len) {
+    const std::string_view part = whole.view().substr(pos, len);
+    if (part.size() == whole.size()) return whole;
+    if (part.size() <= kInline || !whole.shared_) return Str(std::string(part));
+    Str out;
+    out.shared_ = whole.shared_;
+    out.pos_ = whole.pos_ + pos;
+    out.len_ = part.size();
+    return out;
+  }
   operator const std::string&() const { return get(); }  // NOLINT(google-explicit-constructor)
-  operator std::string_view() const { return get(); }     // NOLINT(google-explicit-constructor)
-  const std::string& get() const { return shared_ ? *shared_ : inline_; }
-  size_t size() const { return get().size(); }
-  bool empty() const { return get().empty(); }
-  size_t find(std::string_view what, size_t from = 0) const { return get().find(what, from); }
+  operator std::string_view() const { return view(); }    // NOLINT(google-explicit-constructor)
+  const std::string& get() const {
+    if (len_ != kWhole) {  // a slice: its own bytes from now on
+      shared_ = std::make_shared<std::string>(view());
+      pos_ = 0;
+      len_ = kWhole;
+    }
+    return shared_ ? *shared_ : inline_;
+  }
+  std::string_view view() const {
+    if (!shared_) return inline_;
+    return len_ == kWhole ? std::string_view(*shared_) : std::string_view(*shared_).substr(pos_, len_);
+  }
+  size_t size() const { return view().size(); }
+  bool empty() const { return view().empty(); }
+  size_t find(std::string_view what, size_t from = 0) const { return view().find(what, from); }
   // The bytes, moved out when no other copy shares them and copied otherwise; leaves this string empty. Lets
   // `a + b + c` append to the left operand's buffer instead of copying it at every `+`.
   std::string Take() {
-    std::string out = !shared_ ? std::move(inline_) : shared_.use_count() == 1 ? std::move(*shared_) : *shared_;
+    std::string out = !shared_                                         ? std::move(inline_)
+                      : len_ == kWhole && shared_.use_count() == 1 ? std::move(*shared_)
+                                                                     : std::string(view());
     shared_.reset();
     inline_.clear();
+    pos_ = 0;
+    len_ = kWhole;
     return out;
   }
-  friend bool operator==(const Str& a, const Str& b) { return a.get() == b.get(); }
-  friend bool operator==(const Str& a, std::string_view b) { return a.get() == b; }
+  friend bool operator==(const Str& a, const Str& b) { return a.view() == b.view(); }
+  friend bool operator==(const Str& a, std::string_view b) { return a.view() == b; }
 
  private:
   static constexpr size_t kInline = 15;  // libstdc++'s in-place capacity: no allocation either way
+  static constexpr size_t kWhole = static_cast<size_t>(-1);
   std::string inline_;
-  std::shared_ptr<std::string> shared_;
+  mutable std::shared_ptr<std::string> shared_;
+  mutable size_t pos_ = 0, len_ = kWhole;  // a slice of *shared_ unless len_ == kWhole
 };
 
 struct Object {
@@ -118,7 +157,8 @@ struct JsonOptions {
 // The reference's toJSON. Throws JinjaError for values it cannot serialise.
 std::string ToJson(const Value& v, const JsonOptions& opts, int depth = 0, bool undefined_to_null = true);
 
-// Context conversion (convertToRuntimeValues on the parsed JSON: integral numbers become integers).
+// Context conversion (convertToRuntimeValues on the parsed JSON: integral numbers become integers). Long strings
+// are borrowed (Str::Borrow), not copied: `j` must outlive the returned Value and every copy of it.
 Value FromJson(const nlohmann::json& j);
 
 }  // namespace distill::tok::jinja
