@@ -7,7 +7,9 @@
 //       starts from this process's RSS at exec, is the child's own);
 //   (a) renders the same lines' training views here and times tok::EncodeBatch on their texts on 1 thread, 2
 //       threads and all cores (fresh threads, cold per-thread caches).
-// The ratio builder/raw compares times on the same lines at the same thread count (both expressed as JSONL MB/s).
+// The ratio builder/raw compares times on the same lines at the same thread count (both expressed as JSONL MB/s),
+// also without the builder's fixed cost: the wall time of a child building an empty input (process start, model
+// load and template probe, exit), which the in-process raw tokenizer does not pay and a 5 GB input amortises.
 // Then it times the builder's stages alone on one thread — JSON parse + trace check, chat template rendering,
 // the training view's other work (special-text scan, copies), tokenization, packing, shard writing and
 // XXH64 checksums — and prints them against the 1-thread build.
