@@ -5,6 +5,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tools/gguf/quant_blocks.h"
 #include "tools/gguf/quantize.h"
 
 namespace distill::gguf {
@@ -223,6 +225,53 @@ TEST_F(QuantizeTest, SkewedOneSidedAndGridBlocksFuzz) {
     }
   }
   for (GgmlType type : kAllTypes) ExpectSameAsGgml(type, v, n, "skewed, one-sided and grid blocks");
+}
+
+// QuantizeRows runs the build of the K-quant quantizers this CPU picks (quant_k.cc as is, or for AVX2); each
+// build on its own gives ggml's bytes, on Gaussian rows and on the skewed, one-sided and grid blocks above.
+TEST_F(QuantizeTest, EveryInstructionSetBuildOfKQuantsMatchesGgml) {
+  using Row = void (*)(const float*, std::byte*, int64_t);
+  struct Build {
+    const char* name;
+    Row q4_k, q5_k, q6_k;
+  };
+  std::vector<Build> builds = {{"baseline", internal::baseline::QuantizeRowQ4_K, internal::baseline::QuantizeRowQ5_K,
+                                internal::baseline::QuantizeRowQ6_K}};
+#if defined(DISTILL_QUANT_AVX2)
+  if (__builtin_cpu_supports("avx2")) {
+    builds.push_back({"avx2", internal::avx2::QuantizeRowQ4_K, internal::avx2::QuantizeRowQ5_K,
+                      internal::avx2::QuantizeRowQ6_K});
+  }
+#endif
+  const int64_t n = 256;
+  std::vector<float> v = Gaussian(64 * n, 0.02f, 5);
+  std::mt19937 rng(78);
+  std::exponential_distribution<float> skewed(3.0f);
+  for (int r = 0; r < 64; ++r) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float x = r % 3 == 0   ? skewed(rng)
+                      : r % 3 == 1 ? -skewed(rng)
+                                   : static_cast<float>(static_cast<int>(rng() % 31) - 8) / 4.0f;
+      v.push_back(x);
+    }
+  }
+  const int64_t rows = static_cast<int64_t>(v.size()) / n;
+  const Ggml& g = Lib();
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+    const int t = static_cast<int>(type);
+    g.quantize_init(t);
+    const size_t row_bytes = g.row_size(t, n);
+    std::vector<std::byte> expected(row_bytes * static_cast<size_t>(rows));
+    ASSERT_EQ(g.quantize_chunk(t, v.data(), expected.data(), 0, rows, n, nullptr), expected.size());
+    for (const Build& b : builds) {
+      SCOPED_TRACE(std::string(b.name) + " " + TypeTraitsOf(type)->name);
+      const Row row = type == GgmlType::kQ4_K ? b.q4_k : type == GgmlType::kQ5_K ? b.q5_k : b.q6_k;
+      std::vector<std::byte> ours(expected.size(), std::byte{0xAB});
+      for (int64_t r = 0; r < rows; ++r) row(v.data() + r * n, ours.data() + r * static_cast<int64_t>(row_bytes), n);
+      ASSERT_TRUE(ours == expected);
+    }
+  }
+  std::printf("K-quant builds checked: %zu\n", builds.size());
 }
 
 TEST_F(QuantizeTest, HalfPrecisionEdgeValues) {

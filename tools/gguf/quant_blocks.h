@@ -15,6 +15,18 @@ void QuantizeRowQ4_K(const float* x, std::byte* out, int64_t n);
 void QuantizeRowQ5_K(const float* x, std::byte* out, int64_t n);
 void QuantizeRowQ6_K(const float* x, std::byte* out, int64_t n);
 
+// quant_k.cc's builds of the K-quant quantizers above, per instruction set (the ones above pick one at run time).
+namespace baseline {
+void QuantizeRowQ4_K(const float* x, std::byte* out, int64_t n);
+void QuantizeRowQ5_K(const float* x, std::byte* out, int64_t n);
+void QuantizeRowQ6_K(const float* x, std::byte* out, int64_t n);
+}  // namespace baseline
+namespace avx2 {  // x86-64 only
+void QuantizeRowQ4_K(const float* x, std::byte* out, int64_t n);
+void QuantizeRowQ5_K(const float* x, std::byte* out, int64_t n);
+void QuantizeRowQ6_K(const float* x, std::byte* out, int64_t n);
+}  // namespace avx2
+
 void DequantizeRowQ8_0(const std::byte* in, float* y, int64_t n);
 void DequantizeRowQ4_0(const std::byte* in, float* y, int64_t n);
 void DequantizeRowQ5_0(const std::byte* in, float* y, int64_t n);
