@@ -1,6 +1,5 @@
 #include "data/build/builder.h"
 
-
 #include <algorithm>
 #include <array>
 #include <condition_variable>
@@ -17,8 +16,8 @@
 #include "data/build/fingerprint.h"
 #include "data/line_reader.h"
 #include "data/trace_record.h"
-#include "tokenizers/model_folder.h"
 #include "tokenizers/heap.h"
+#include "tokenizers/model_folder.h"
 #include "tokenizers/training_view.h"
 
 namespace distill::build {
