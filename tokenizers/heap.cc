@@ -26,15 +26,17 @@ void PrepareHeap() {
   constexpr int kReserve = 512 << 20;
   mallopt(M_MMAP_THRESHOLD, 32 << 20);      // glibc's maximum
   mallopt(M_TRIM_THRESHOLD, 2 * kReserve);  // a trimmed and regrown heap would lose the huge-page marking
+  // The first block past the initial heap grows it by the pad: then the whole reservation can be marked. The pad
+  // goes back down at once: under an address-space limit (ulimit -v) the reservation fails, and a pad left at
+  // 512 MB would fail every later growth of the heap too.
   mallopt(M_TOP_PAD, kReserve);
-  // The first block past the initial heap grows it by the pad: then the whole reservation can be marked.
   void* probe = std::malloc(kHugePage);
+  mallopt(M_TOP_PAD, 16 << 20);
   if (probe == nullptr) return;
   const uintptr_t lo = (reinterpret_cast<uintptr_t>(probe) + kHugePage - 1) & ~(kHugePage - 1);
   const uintptr_t hi = reinterpret_cast<uintptr_t>(sbrk(0)) & ~(kHugePage - 1);
   if (OnMainHeap(probe) && hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
   std::free(probe);
-  mallopt(M_TOP_PAD, 16 << 20);
 }
 
 void AdviseHugePagesForThreadHeap() {

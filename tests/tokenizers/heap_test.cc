@@ -3,10 +3,13 @@
 // memory the process frees stays in its heap.
 #include "tokenizers/heap.h"
 
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -42,6 +45,37 @@ bool HasHugePageFlag(const void* p) { return VmFlagsAt(p).find(" hg") != std::st
 bool KernelHasHugePages() { return std::filesystem::exists("/sys/kernel/mm/transparent_hugepage/enabled"); }
 
 #if defined(__GLIBC__) && defined(__linux__)
+
+// Under an address-space limit (ulimit -v) too small for the 512 MB reservation, PrepareHeap gives up on it and the
+// heap still grows as it needs: a child process (this test runs first, before any PrepareHeap in this process)
+// sets the limit 256 MB above what it maps, prepares its heap and allocates 100 MB.
+TEST(HeapTest, AddressSpaceLimitLeavesTheHeapWorking) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::ifstream status("/proc/self/status");
+    long vm_kb = 0;
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmSize:", 0) == 0) vm_kb = std::stol(line.substr(7));
+    const rlim_t limit = static_cast<rlim_t>(vm_kb + (256 << 10)) << 10;
+    const rlimit as{limit, limit};
+    if (vm_kb == 0 || setrlimit(RLIMIT_AS, &as) != 0) _exit(2);
+    PrepareHeap();
+    std::vector<void*> blocks;
+    for (int i = 0; i < 100; ++i) {
+      void* b = std::malloc(1 << 20);
+      if (b == nullptr) _exit(1);
+      std::memset(b, 1, 1 << 20);
+      blocks.push_back(b);
+    }
+    for (void* b : blocks) std::free(b);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: an allocation failed after PrepareHeap; 2: cannot set the limit";
+}
 
 TEST(HeapTest, MainHeapIsMarkedForHugePagesAndKeepsFreedMemory) {
   if (!KernelHasHugePages()) GTEST_SKIP() << "no transparent huge pages in this kernel";
