@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -247,6 +248,8 @@ void RunCase(const Case& c) {
     fs::remove(gguf_path);
   }
   fs::remove_all(folder);
+  std::error_code ignored;
+  fs::remove(fs::path(folder).parent_path(), ignored);  // the per-process parent, once it is empty
   std::printf("parity %-6s done in %.1f s\n", c.arch.c_str(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }

@@ -1,12 +1,15 @@
 // Runs a reference script from tests/reference/ with node and the pinned npm packages, JSON in and JSON out.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 #include "nlohmann/json.hpp"
 
@@ -29,6 +32,8 @@ inline nlohmann::json RunNodeReference(const std::string& script, const nlohmann
   buffer << in.rdbuf();
   fs::remove(stem + ".in.json");
   fs::remove(stem + ".out.json");
+  std::error_code ignored;
+  fs::remove(dir, ignored);  // the per-process folder, once it is empty
   return nlohmann::json::parse(buffer.str());
 }
 
