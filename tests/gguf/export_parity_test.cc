@@ -5,7 +5,6 @@
 // is compared: max |Δp| and KL(torch‖llama.cpp) over the whole vocabulary, and the greedy token wherever the
 // reference's top-2 gap leaves no doubt.
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/node_reference.h"
+#include "tests/testing/temp_dir.h"
 #include "tokenizers/model_folder.h"
 #include "tools/gguf/exporter.h"
 #include "trainer/checkpoint_io.h"
@@ -107,8 +107,7 @@ json ConfigJson(const Case& c) {
 // gives near-uniform distributions over a 150k vocabulary, where |Δp| says nothing: the weights are scaled ×2.5
 // and the final norm set to 6 so the top token takes ~10-50% of the mass and greedy decoding means something.
 std::string MakeFolder(const Case& c) {
-  const fs::path dir = fs::temp_directory_path() / ("distill-parity-" + std::to_string(::getpid())) / c.arch;
-  fs::create_directories(dir);
+  const fs::path dir = distill::testing::FreshDir("distill-parity", c.arch);
   auto config = hf::ParseModelConfig(ConfigJson(c), "parity test");
   EXPECT_TRUE(config.ok()) << config.status();
   auto model = trainer::MakeModel(*config, torch::kCPU, torch::kFloat);
