@@ -19,4 +19,7 @@ inline constexpr uint64_t SplitMix64Mix(uint64_t z) {
 // Advances the stream `state` and returns its next value.
 inline uint64_t SplitMix64Next(uint64_t& state) { return SplitMix64Mix(state += kGoldenGamma); }
 
+// Advances `state` and returns a uniform double in [0, 1) from the next value's top 53 bits.
+inline double SplitMix64Unit(uint64_t& state) { return static_cast<double>(SplitMix64Next(state) >> 11) * 0x1.0p-53; }
+
 }  // namespace distill::data

@@ -38,6 +38,15 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_NE(none.exit_code, 0);
 }
 
+// Property: a word that is not a verb is named, with the verbs this build has, and exit status 2.
+TEST(Cli, UnknownVerbIsNamedWithTheList) {
+  Result r = RunDistill("exprot model -o x.gguf");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("'exprot' is not a verb"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tokenize, template"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("export"), std::string::npos) << r.out;
+}
+
 // Property: `distill tokenize` prints HF tokenizers' ids, and --ids decodes them back to the text.
 TEST(Cli, TokenizeMatchesHuggingFaceAndRoundTrips) {
   const std::string text = "Hello, 世界! 12345 <think>x</think>";

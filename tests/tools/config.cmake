@@ -1,4 +1,5 @@
-# Run configuration: YAML + dotted overrides, validation, resolved.yaml.
+# Run configuration: YAML + dotted overrides, validation, resolved.yaml; the train sections' ranges.
 if(TARGET distill_config)
   distill_test(tools config_test LIBS distill_config GTest::gmock)
+  distill_test(tools train_config_test LIBS distill_config GTest::gmock)
 endif()

@@ -7,7 +7,7 @@ if(TARGET distill_teacher)
 endif()
 # The shortened offline demo, end to end (minutes on 2 cores).
 if(TARGET distill_demo)
-  # Protobuf first: LibTorch's and sentencepiece's protobuf must resolve to one copy.
-  distill_test(tools demo_test LIBS -Wl,--no-as-needed protobuf -Wl,--as-needed distill_trainer distill_eval LABELS long)
+  # Protobuf first (DISTILL_PROTOBUF_FIRST), so LibTorch and sentencepiece share one copy.
+  distill_test(tools demo_test LIBS ${DISTILL_PROTOBUF_FIRST} distill_trainer distill_eval LABELS long)
   set_tests_properties(tools/demo_test PROPERTIES TIMEOUT 1200)
 endif()

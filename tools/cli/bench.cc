@@ -64,7 +64,7 @@ bool RegisterBench(std::string name, std::string description, BenchSetup setup) 
 }
 
 DISTILL_REGISTER_VERB(bench, "bench",
-                      "benchmarks (tokenize: BPE throughput vs HF tokenizers; collect: collector throughput vs curl)",
+                      "Benchmarks against a named peer in the same run (tokenize, build, collect, export, train)",
                       90, SetupBench);
 
 std::filesystem::path BenchSourceRoot() {

@@ -22,11 +22,11 @@
 
 #include "absl/strings/str_split.h"
 #include "data/remove_tree.h"
+#include "data/splitmix.h"
 #include "nlohmann/json.hpp"
 #include "tools/cli/bench.h"
 #include "tools/gguf/exporter.h"
 #include "tools/gguf/gguf_file.h"
-#include "tools/teacher/rng.h"
 #include "trainer/hf/model_config.h"
 #include "trainer/hf/safetensors.h"
 
@@ -121,7 +121,7 @@ absl::Status MakeModel(const fs::path& dir, double size_gb) {
     shapes.push_back({p + "mlp.up_proj.weight", {inter, hidden}});
     shapes.push_back({p + "mlp.down_proj.weight", {hidden, inter}});
   }
-  teacher::Rng rng(1234);
+  uint64_t rng = 1234;  // splitmix64 state
   std::vector<std::vector<float>> data;
   std::vector<hf::TensorToWrite> tensors;
   data.reserve(shapes.size());
@@ -132,7 +132,8 @@ absl::Status MakeModel(const fs::path& dir, double size_gb) {
     // Roughly normal weights (sum of four uniforms), scale 0.02 like HF's initializer; norms near 1.
     const bool norm = shape.size() == 1;
     for (float& x : v) {
-      const double u = rng.Unit() + rng.Unit() + rng.Unit() + rng.Unit() - 2.0;
+      const double u = data::SplitMix64Unit(rng) + data::SplitMix64Unit(rng) + data::SplitMix64Unit(rng) +
+                       data::SplitMix64Unit(rng) - 2.0;
       x = static_cast<float>(norm ? 1.0 + 0.1 * u : 0.035 * u);
     }
     tensors.push_back({name, hf::DType::kF32, shape,

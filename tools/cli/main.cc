@@ -54,6 +54,17 @@ int main(int argc, char** argv) {
 
   auto verbs = Registry();
   std::sort(verbs.begin(), verbs.end(), [](const auto& a, const auto& b) { return a.order < b.order; });
+  if (argc >= 2 && argv[1][0] != '-' &&
+      std::none_of(verbs.begin(), verbs.end(), [&](const auto& v) { return v.name == argv[1]; })) {
+    // CLI11 would only say "A subcommand is required": name the word and list what this build has.
+    std::string names;
+    for (const auto& v : verbs) names += (names.empty() ? "" : ", ") + v.name;
+    const bool skipped = std::any_of(distill::cli::kTorchVerbs.begin(), distill::cli::kTorchVerbs.end(),
+                                     [&](const auto& v) { return std::string(v.name) == argv[1]; });
+    std::fprintf(stderr, "distill: '%s' is not a verb%s; the verbs are: %s\n", argv[1],
+                 skipped ? " of this build (its libraries were skipped at configure time)" : "", names.c_str());
+    return 2;
+  }
   std::vector<std::pair<CLI::App*, distill::cli::VerbRun>> runners;
   for (auto& verb : verbs) {
     CLI::App* cmd = app.add_subcommand(verb.name, verb.description);

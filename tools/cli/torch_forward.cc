@@ -21,8 +21,9 @@ VerbRun HelpOnly(CLI::App& cmd) {
 }
 
 const bool registered = [] {
-  for (const TorchVerb& v : kTorchVerbs) RegisterVerb(v.name, v.description, v.order, HelpOnly);
-  RegisterBench(kBenchTrain.name, kBenchTrain.description, HelpOnly);
+  for (const TorchVerb& v : kTorchVerbs)
+    if (TorchVerbBuilt(v.name)) RegisterVerb(v.name, v.description, v.order, HelpOnly);
+  if (TorchVerbBuilt("bench_train")) RegisterBench(kBenchTrain.name, kBenchTrain.description, HelpOnly);
   return true;
 }();
 

@@ -30,14 +30,30 @@ inline constexpr TorchVerb kBenchTrain{"train",
 
 inline constexpr const char* kTorchExecutable = "distill-torch";
 
-// True when the command line names a torch verb: `distill <verb> …` with <verb> in kTorchVerbs, or
+// Whether this build's distill-torch has the verb whose source file is tools/cli/<file>.cc ("train", "bench_train"):
+// distill is compiled with DISTILL_FORWARD_TORCH_VERBS = ",train,eval,demo,bench_train," minus the verbs whose
+// libraries were skipped; elsewhere every verb counts as built.
+inline bool TorchVerbBuilt(std::string_view file) {
+#if defined(DISTILL_FORWARD_TORCH_VERBS)
+  const std::string_view built = DISTILL_FORWARD_TORCH_VERBS;
+  for (size_t at = built.find(file); at != std::string_view::npos; at = built.find(file, at + 1))
+    if (at > 0 && built[at - 1] == ',' && built[at + file.size()] == ',') return true;
+  return false;
+#else
+  static_cast<void>(file);
+  return true;
+#endif
+}
+
+// True when the command line names a torch verb this build has: `distill <verb> …` with <verb> in kTorchVerbs, or
 // `distill bench train …`.
 inline bool IsTorchCommand(int argc, char** argv) {
   if (argc < 2) return false;
   const std::string_view verb = argv[1];
   for (const TorchVerb& v : kTorchVerbs)
-    if (verb == v.name) return true;
-  return verb == "bench" && argc >= 3 && std::string_view(argv[2]) == kBenchTrain.name;
+    if (verb == v.name) return TorchVerbBuilt(v.name);
+  return verb == "bench" && argc >= 3 && std::string_view(argv[2]) == kBenchTrain.name &&
+         TorchVerbBuilt("bench_train");
 }
 
 // Replaces this process with distill-torch from this executable's folder, passing argv on; returns only on

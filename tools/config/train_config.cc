@@ -2,9 +2,28 @@
 
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
 namespace distill::config {
+namespace {
+
+// "<where the value came from>: key '<key>': expected <expected>, got <value>", where the origin is the config
+// file's line:column, the command-line override, or "default".
+std::string RangeProblem(const Config& cfg, const char* key, const char* expected) {
+  const Value& value = cfg.values[static_cast<size_t>(cfg.Find(key))];
+  std::string got;
+  if (const auto* i = std::get_if<int64_t>(&value)) got = absl::StrCat(*i);
+  if (const auto* d = std::get_if<double>(&value)) got = absl::StrCat(*d);
+  const std::string origin = cfg.Origin(key);
+  return absl::StrCat(origin.starts_with("override") ? "command-line " + origin : origin, ": key '", key,
+                      "': expected ", expected, ", got ", got);
+}
+
+}  // namespace
 
 Schema TrainSchema() {
   Schema s{"train", {}};
@@ -87,19 +106,37 @@ absl::StatusOr<trainer::TrainOptions> TrainOptionsFromConfig(const Config& cfg) 
   o.lora_dropout = cfg.GetDouble("lora.dropout");
   o.lora_targets = cfg.GetStringList("lora.target_modules");
 
-  // Ranges that would only fail after the model is loaded are checked here, before anything runs.
-  if (o.lr <= 0 || o.lr > 1) return absl::InvalidArgumentError("train.lr: expected 0 < lr ≤ 1");
-  if (o.micro_batch_rows < 1 || o.grad_accum < 1)
-    return absl::InvalidArgumentError("train.micro_batch_rows, train.grad_accum: expected ≥ 1");
-  if (o.max_steps < 0 || o.epochs <= 0)
-    return absl::InvalidArgumentError("train.max_steps ≥ 0 and train.epochs > 0 expected");
-  if (o.min_lr_ratio < 0 || o.min_lr_ratio > 1) return absl::InvalidArgumentError("train.min_lr_ratio: expected 0..1");
-  if (o.warmup_ratio < 0 || o.warmup_ratio >= 1)
-    return absl::InvalidArgumentError("train.warmup_ratio: expected 0 ≤ x < 1");
-  if (o.max_grad_norm < 0) return absl::InvalidArgumentError("train.max_grad_norm: expected ≥ 0");
-  if (o.loss_chunk < 1) return absl::InvalidArgumentError("train.loss_chunk: expected ≥ 1");
-  if (o.mode == "lora" && (o.lora_r < 1 || o.lora_alpha <= 0 || o.lora_dropout < 0 || o.lora_dropout >= 1))
-    return absl::InvalidArgumentError("lora: expected r ≥ 1, alpha > 0, 0 ≤ dropout < 1");
+  // Ranges that would only fail after the model is loaded are checked here, before anything runs; every problem
+  // is reported, each naming where its value came from.
+  std::vector<std::string> problems;
+  auto require = [&](bool ok, const char* key, const char* expected) {
+    if (!ok) problems.push_back(RangeProblem(cfg, key, expected));
+  };
+  require(o.lr > 0 && o.lr <= 1, "train.lr", "0 < x ≤ 1");
+  require(o.min_lr_ratio >= 0 && o.min_lr_ratio <= 1, "train.min_lr_ratio", "0 ≤ x ≤ 1");
+  require(o.warmup_ratio >= 0 && o.warmup_ratio < 1, "train.warmup_ratio", "0 ≤ x < 1");
+  require(o.warmup_steps >= 0, "train.warmup_steps", "≥ 0");
+  require(o.weight_decay >= 0, "train.weight_decay", "≥ 0");
+  require(o.beta1 >= 0 && o.beta1 < 1, "train.beta1", "0 ≤ x < 1");
+  require(o.beta2 >= 0 && o.beta2 < 1, "train.beta2", "0 ≤ x < 1");
+  require(o.eps > 0, "train.eps", "> 0");
+  require(o.max_grad_norm >= 0, "train.max_grad_norm", "≥ 0 (0 = no clipping)");
+  require(o.micro_batch_rows >= 1, "train.micro_batch_rows", "≥ 1");
+  require(o.grad_accum >= 1, "train.grad_accum", "≥ 1");
+  require(o.epochs > 0, "train.epochs", "> 0");
+  require(o.max_steps >= 0, "train.max_steps", "≥ 0 (0 = from epochs)");
+  require(o.loss_chunk >= 1, "train.loss_chunk", "≥ 1");
+  require(o.eval_every >= 0, "train.eval_every", "≥ 0");
+  require(o.eval_max_batches >= 0, "train.eval_max_batches", "≥ 0 (0 = all)");
+  require(o.save_every >= 0, "train.save_every", "≥ 0");
+  require(o.keep_last >= 1, "train.keep_last", "≥ 1");
+  require(o.threads >= 0, "train.threads", "≥ 0 (0 = LibTorch's default)");
+  if (o.mode == "lora") {
+    require(o.lora_r >= 1, "lora.r", "≥ 1");
+    require(o.lora_alpha > 0, "lora.alpha", "> 0");
+    require(o.lora_dropout >= 0 && o.lora_dropout < 1, "lora.dropout", "0 ≤ x < 1");
+  }
+  if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
 
   o.resolved_config = ToJson(cfg);
   return o;

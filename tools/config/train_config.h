@@ -12,9 +12,9 @@ namespace distill::config {
 Schema TrainSchema();
 
 // The options a loaded config (LoadConfig with TrainSchema) spells, with resolved_config set to the whole config.
-// InvalidArgument naming the key for values that are in range for their type but not for training (lr ≤ 0,
-// warmup_ratio ≥ 1, …), so they fail before any model is loaded. The caller sets the rest (chat_template, resume,
-// on_step).
+// Values in range for their type but not for training (lr ≤ 0, warmup_ratio ≥ 1, …) are InvalidArgument, one line
+// per value: "<file:line:col | command-line override #N | default>: key '<key>': expected <range>, got <value>",
+// so they fail before any model is loaded. The caller sets the rest (chat_template, resume, on_step).
 absl::StatusOr<trainer::TrainOptions> TrainOptionsFromConfig(const Config& cfg);
 
 }  // namespace distill::config

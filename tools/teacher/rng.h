@@ -24,7 +24,7 @@ class Rng {
   explicit Rng(uint64_t seed) : state_(seed) {}
   uint64_t Next() { return data::SplitMix64Next(state_); }
   // Uniform in [0, 1).
-  double Unit() { return static_cast<double>(Next() >> 11) * (1.0 / 9007199254740992.0); }
+  double Unit() { return data::SplitMix64Unit(state_); }
   // True with probability p.
   bool Chance(double p) { return p > 0 && Unit() < p; }
   // Uniform integer in [lo, hi] (hi >= lo).
