@@ -16,7 +16,7 @@
 // Usage: bench_train_gpu [--device cuda|cpu] [--tokens N] [--layers N] [--steps N] [--peak-tflops F]
 //                        [--python PATH] [--no-peer] [--keep]
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 #include <unistd.h>
 
 #include <algorithm>

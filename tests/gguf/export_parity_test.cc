@@ -4,7 +4,7 @@
 // and rope_freqs are exercised), exported as f32, f16, q8_0, q4_k_m and q5_k_m; every position of a 16-token sequence
 // is compared: max |Δp| and KL(torch‖llama.cpp) over the whole vocabulary, and the greedy token wherever the
 // reference's top-2 gap leaves no doubt.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <chrono>

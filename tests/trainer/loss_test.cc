@@ -1,7 +1,8 @@
 // The chunked masked loss (trainer/loss.h) against the full-logits reference, its masking, and packed documents.
 #include "trainer/loss.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cstdint>
 #include <cstdio>

@@ -2,7 +2,9 @@
 // optimizer state, on tiny CPU models.
 #include "trainer/optim.h"
 
-#include <torch/torch.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <filesystem>

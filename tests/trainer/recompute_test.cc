@@ -2,7 +2,10 @@
 #include "trainer/recompute.h"
 
 #include <limits.h>
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/autograd.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 #include <unistd.h>
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 #include "tools/eval/torch_backend.h"
 
-#include <torch/torch.h>
+#include <torch/cuda.h>
+#include <torch/types.h>
 
 #include "trainer/checkpoint_io.h"
 #include "trainer/cpu_threads.h"
