@@ -151,6 +151,19 @@ TEST(ExportErrorsTest, TensorWithoutGgufNameIsNamed) {
   fs::remove_all(folder);
 }
 
+// A 300,000-character tensor name is named like any other unknown tensor (the name matcher once recursed per
+// character and overflowed the stack).
+TEST(ExportErrorsTest, VeryLongTensorNameIsRefusedNotACrash) {
+  ModelSpec s{.arch = "qwen3", .vocabulary = "qwen3", .vocab_size = 151936, .hidden = 32, .intermediate = 64,
+              .layers = 1, .heads = 2, .kv_heads = 1, .head_dim = 32, .dtype = hf::DType::kBF16};
+  const std::string folder = testing::TempDir("errors-long-name");
+  const std::string name = "model.layers.0." + std::string(300000, 'x') + ".weight";
+  const std::vector<SourceTensor> extra = {{name, {64, 32}, std::vector<float>(64 * 32, 0.5f)}};
+  testing::WriteModelFolder(s, folder, &extra);
+  ExpectMentions(ExportStatus(folder), {folder, "model.layers.0.xxxxxxxx", "(300022 characters)"});
+  fs::remove_all(folder);
+}
+
 // A byte-level BPE tokenizer.json whose pre-tokenizer llama.cpp has no name for is refused naming the file and the
 // field (a GGUF with the wrong tokenizer.ggml.pre would tokenize differently from the trained model).
 TEST(ExportErrorsTest, UnknownPreTokenizerNamesTokenizerJson) {

@@ -378,6 +378,11 @@ TEST_F(ExportLoraErrors, RefusesTensorsThatDoNotFit) {
                                             {"base_model.model.model.layers.0.mlp.nope.lora_B.weight", hf::DType::kF32,
                                              {64, 4}, bytes(64 * 4)}})),
       absl::StatusCode::kInvalidArgument, "no base weight model.layers.0.mlp.nope.weight");
+  // A 300,000-character name (std::regex, used here before, overflowed the stack on such names).
+  const std::string long_module = "base_model.model.model.layers.0." + std::string(300000, 'x');
+  ExpectRefused(ExportStatus(write_adapter("long", {{long_module + ".lora_C.weight", hf::DType::kF32, {4, 32},
+                                                     bytes(4 * 32)}})),
+                absl::StatusCode::kInvalidArgument, "unexpected tensor base_model.model.model.layers.0.xxx");
 }
 
 }  // namespace

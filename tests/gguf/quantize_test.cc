@@ -296,6 +296,8 @@ TEST_F(QuantizeTest, RefusesBadShapesAndNonFinite) {
   EXPECT_FALSE(QuantizeRows(GgmlType::kQ8_0, v.data(), 1, 48, out.data()).ok());
   EXPECT_FALSE(QuantizeRows(static_cast<GgmlType>(3), v.data(), 1, 32, out.data()).ok());  // q4_1: no quantizer
   EXPECT_FALSE(RowBytes(static_cast<GgmlType>(5), 32).ok());                              // removed id
+  EXPECT_FALSE(RowBytes(GgmlType::kF32, int64_t{1} << 62).ok());  // 2^64 bytes: refused, not wrapped around
+  EXPECT_EQ(*RowBytes(GgmlType::kF32, int64_t{1} << 60), int64_t{1} << 62);
   EXPECT_FALSE(Quantize(GgmlType::kQ8_0, v, 100).ok());                                   // 512 % 100
   v[77] = std::numeric_limits<float>::infinity();
   auto status = QuantizeRows(GgmlType::kQ8_0, v.data(), 2, 256, out.data());

@@ -11,11 +11,14 @@
 #include <memory>
 #include <optional>
 #include <numbers>
-#include <regex>
 #include <span>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "tools/gguf/gguf_file.h"
 #include "tools/gguf/modelfile.h"
@@ -46,6 +49,13 @@ int64_t LayerOf(const std::string& name) {
   return std::strtoll(name.c_str() + 4, nullptr, 10);
 }
 
+// A tensor name as an error message shows it: a hostile file's name can be megabytes long.
+std::string NameForMessage(absl::string_view name) {
+  constexpr size_t kShown = 120;
+  if (name.size() <= kShown) return std::string(name);
+  return absl::StrCat(name.substr(0, kShown), "… (", name.size(), " characters)");
+}
+
 // HF → GGUF names (gguf.md "Tensor names"); empty for tensors GGUF does not keep.
 std::string GgufName(const std::string& hf) {
   static const std::map<std::string, std::string> kTop = {
@@ -54,7 +64,6 @@ std::string GgufName(const std::string& hf) {
       {"lm_head.weight", "output.weight"},
   };
   if (auto it = kTop.find(hf); it != kTop.end()) return it->second;
-  static const std::regex kLayer(R"(model\.layers\.(\d+)\.(.+)\.(weight|bias))");
   static const std::map<std::string, std::string> kPart = {
       {"input_layernorm", "attn_norm"},       {"self_attn.q_proj", "attn_q"},
       {"self_attn.k_proj", "attn_k"},         {"self_attn.v_proj", "attn_v"},
@@ -63,11 +72,22 @@ std::string GgufName(const std::string& hf) {
       {"mlp.gate_proj", "ffn_gate"},          {"mlp.up_proj", "ffn_up"},
       {"mlp.down_proj", "ffn_down"},
   };
-  std::smatch m;
-  if (!std::regex_match(hf, m, kLayer)) return "";
-  auto part = kPart.find(m[2].str());
+  // "model.layers.<digits>.<part>.weight|bias", parsed by hand: std::regex recurses per character and a
+  // hostile file's 100k-character name would overflow the stack.
+  absl::string_view rest = hf;
+  if (!absl::ConsumePrefix(&rest, "model.layers.")) return "";
+  const size_t dot = rest.find('.');
+  const absl::string_view index = rest.substr(0, dot);
+  if (dot == absl::string_view::npos || index.empty() || !absl::c_all_of(index, absl::ascii_isdigit)) return "";
+  rest.remove_prefix(dot + 1);
+  absl::string_view kind = "weight";
+  if (!absl::ConsumeSuffix(&rest, ".weight")) {
+    if (!absl::ConsumeSuffix(&rest, ".bias")) return "";
+    kind = "bias";
+  }
+  auto part = kPart.find(std::string(rest));
   if (part == kPart.end()) return "";
-  return absl::StrCat("blk.", m[1].str(), ".", part->second, ".", m[3].str());
+  return absl::StrCat("blk.", index, ".", part->second, ".", kind);
 }
 
 // llama3 rope scaling as a per-frequency divisor (gguf.md "Rope scaling"); llama.cpp multiplies by it.
@@ -268,19 +288,22 @@ absl::StatusOr<Adapter> OpenAdapter(const std::string& folder, const std::string
   auto file = hf::SafetensorsFile::Open(weights.string());
   if (!file.ok()) return file.status();
   adapter.file = std::move(*file);
-  static const std::regex kKey(R"(base_model\.model\.(.+)\.lora_([AB])\.weight)");
   std::vector<std::string> problems;
   for (const hf::TensorView& t : adapter.file->tensors()) {
-    std::smatch m;
-    if (!std::regex_match(t.name, m, kKey)) {
-      problems.push_back(absl::StrCat("unexpected tensor ", t.name, " (only ", kPeftPrefix,
+    // "base_model.model.<module>.lora_A|lora_B.weight" (parsed by hand, as in GgufName).
+    absl::string_view module = t.name;
+    const bool is_a = absl::ConsumeSuffix(&module, ".lora_A.weight");
+    const bool known = absl::ConsumePrefix(&module, kPeftPrefix) &&
+                       (is_a || absl::ConsumeSuffix(&module, ".lora_B.weight")) && !module.empty();
+    if (!known) {
+      problems.push_back(absl::StrCat("unexpected tensor ", NameForMessage(t.name), " (only ", kPeftPrefix,
                                       "<module>.lora_A/lora_B.weight of Linear layers merge)"));
       continue;
     }
-    LoraDelta& d = adapter.by_weight[m[1].str() + ".weight"];
+    LoraDelta& d = adapter.by_weight[absl::StrCat(module, ".weight")];
     d.r = r;
     d.scaling = static_cast<float>(scaling);
-    (m[2].str() == "A" ? d.a : d.b) = &t;
+    (is_a ? d.a : d.b) = &t;
   }
   for (const auto& [weight, d] : adapter.by_weight) {
     const std::string module = weight.substr(0, weight.size() - 7);
@@ -458,8 +481,9 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
     if (c.tie_word_embeddings && t->name == "lm_head.weight") continue;  // llama.cpp reuses token_embd
     const std::string g = GgufName(t->name);
     if (g.empty())
-      return absl::InvalidArgumentError(absl::StrCat(weights_dir, ": tensor ", t->name, " has no GGUF name for ",
-                                                     arch, " (unexpected in a ", arch, " checkpoint)"));
+      return absl::InvalidArgumentError(absl::StrCat(weights_dir, ": tensor ", NameForMessage(t->name),
+                                                     " has no GGUF name for ", arch, " (unexpected in a ", arch,
+                                                     " checkpoint)"));
     by_gguf[g] = t;
   }
   auto rank = [](const std::string& g) -> std::pair<int64_t, std::string> {

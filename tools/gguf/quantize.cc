@@ -174,7 +174,12 @@ absl::StatusOr<int64_t> RowBytes(GgmlType type, int64_t n_per_row) {
     return absl::InvalidArgumentError(absl::StrCat("row of ", n_per_row, " elements is not a whole number of ",
                                                    traits->name, " blocks of ", traits->block_size));
   }
-  return n_per_row / traits->block_size * traits->block_bytes;
+  const int64_t blocks = n_per_row / traits->block_size;
+  if (blocks > std::numeric_limits<int64_t>::max() / traits->block_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("row of ", n_per_row, " elements overflows 63 bits as ",
+                                                   traits->name));
+  }
+  return blocks * traits->block_bytes;
 }
 
 // ggml_compute_fp32_to_fp16 (from the FP16 library): the scaling through 2^112 and 2^-110 makes the FPU do the
