@@ -187,6 +187,8 @@ TEST(TeacherProblems, SolvesHandWrittenPrompts) {
   EXPECT_EQ(v("Tom has 12 apples and buys 7 more. How many apples does he have?"), "19");
   EXPECT_EQ(SolveProblem("Hello there").status().code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(SolveProblem("What is 5 / 0?").ok());
+  // A megabyte of letters (a regex recursing per character would overflow the stack) is simply not a problem.
+  EXPECT_EQ(SolveProblem("Ann has 3 " + std::string(1 << 20, 'a')).status().code(), absl::StatusCode::kNotFound);
 }
 
 // Property: at fault rate 0 the boxed answer of every response equals the generator's ground truth (200

@@ -500,6 +500,9 @@ absl::StatusOr<Rational> Apply(const Rational& lhs, char op, const Rational& rhs
 }
 
 absl::StatusOr<Solution> SolveProblem(std::string_view prompt) {
+  // std::regex recurses per matched character: a long run of letters in a huge prompt would overflow the stack.
+  constexpr size_t kMaxWordProblemPrompt = 8192;
+  if (prompt.size() > kMaxWordProblemPrompt) return SolveArithmetic(prompt);
   std::string text(prompt);
   for (const Family& family : Families()) {
     std::smatch m;

@@ -60,7 +60,8 @@ struct Solution {
 };
 
 // Solves the problem in `prompt` (any surrounding text, such as DeepSeek's "Please reason step by step…"
-// instruction, is ignored): word-problem templates first, then the longest arithmetic expression in the text.
+// instruction, is ignored): word-problem templates first (in prompts up to 8 KiB), then the longest arithmetic
+// expression in the text.
 // NotFound when nothing solvable is present; InvalidArgument/OutOfRange for division by zero or overflow.
 absl::StatusOr<Solution> SolveProblem(std::string_view prompt);
 
