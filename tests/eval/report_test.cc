@@ -45,7 +45,7 @@ std::string Chart(const std::string& html, const std::string& name) {
 
 std::vector<std::pair<double, double>> PolylinePoints(const std::string& svg) {
   std::vector<std::pair<double, double>> pts;
-  // Found by hand: std::regex recurses per character, and a 100k-point attribute overflows a sanitizer's stack.
+  // Searched by hand: std::regex recurses per character, and a 100k-point attribute overflows an ASan stack.
   const size_t polyline = svg.find("<polyline");
   if (polyline == std::string::npos) return pts;
   const size_t begin = svg.find(" points=\"", polyline);

@@ -160,7 +160,7 @@ TEST(ExportErrorsTest, VeryLongTensorNameIsRefusedNotACrash) {
   const std::string name = "model.layers.0." + std::string(300000, 'x') + ".weight";
   const std::vector<SourceTensor> extra = {{name, {64, 32}, std::vector<float>(64 * 32, 0.5f)}};
   testing::WriteModelFolder(s, folder, &extra);
-  ExpectMentions(ExportStatus(folder), {folder, "model.layers.0.xxxxxxxx", "(300022 characters)"});
+  ExpectMentions(ExportStatus(folder), {folder, "model.layers.0.xxxxxxxx", "(300022 bytes)"});
   fs::remove_all(folder);
 }
 

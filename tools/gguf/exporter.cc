@@ -53,7 +53,9 @@ int64_t LayerOf(const std::string& name) {
 std::string NameForMessage(absl::string_view name) {
   constexpr size_t kShown = 120;
   if (name.size() <= kShown) return std::string(name);
-  return absl::StrCat(name.substr(0, kShown), "… (", name.size(), " characters)");
+  size_t cut = kShown;
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // not inside a code point
+  return absl::StrCat(name.substr(0, cut), "… (", name.size(), " bytes)");
 }
 
 // HF → GGUF names (gguf.md "Tensor names"); empty for tensors GGUF does not keep.
