@@ -4,11 +4,13 @@
 #include "trainer/model.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <unistd.h>
 
 #include <string>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "trainer/recompute.h"
 
 namespace distill::trainer {
@@ -106,9 +108,30 @@ Model::Model(const hf::ModelConfig& config_, const torch::TensorOptions& options
   inv_freq = RopeInvFreq(config, options.device(), at::promote_types(options.dtype().toScalarType(), torch::kFloat));
 }
 
+double ParameterCount(const hf::ModelConfig& c) {
+  const double hidden = static_cast<double>(c.hidden_size), head_dim = static_cast<double>(c.head_dim);
+  const double q = static_cast<double>(c.num_attention_heads) * head_dim;
+  const double kv = static_cast<double>(c.num_key_value_heads) * head_dim;
+  // q/k/v/o projections, gate/up/down, two norms; q/k/v biases and per-head q/k norms where the family has them.
+  double layer = 2 * hidden * (q + kv) + 3 * hidden * static_cast<double>(c.intermediate_size) + 2 * hidden;
+  if (c.attention_bias) layer += q + 2 * kv;
+  if (c.qk_norm) layer += 2 * head_dim;
+  const double embeddings = static_cast<double>(c.vocab_size) * hidden * (c.tie_word_embeddings ? 1 : 2);
+  return embeddings + static_cast<double>(c.num_hidden_layers) * layer + hidden;
+}
+
 absl::StatusOr<std::shared_ptr<Model>> MakeModel(const hf::ModelConfig& config, torch::Device device,
                                                  torch::Dtype dtype) {
   if (absl::Status status = CheckConfig(config); !status.ok()) return status;
+  // A mistyped size (num_hidden_layers: 2000000000) is named here rather than met as an allocation failure or the
+  // out-of-memory killer. Only on CPU: a GPU's allocator reports its own out-of-memory clearly.
+  const double bytes = ParameterCount(config) * static_cast<double>(c10::elementSize(dtype));
+  const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (device.is_cpu() && memory > 0 && bytes > memory) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "the config describes %.3g parameters, %.1f GB in %s: more than this machine's %.1f GB of memory",
+        ParameterCount(config), bytes / 1e9, c10::toString(dtype), memory / 1e9));
+  }
   return std::make_shared<Model>(config, torch::TensorOptions().device(device).dtype(dtype));
 }
 
@@ -126,9 +149,8 @@ void InitRandom(Model& model, uint64_t seed) {
 }
 
 double TrainingFlopsPerToken(const Model& model, double mean_context) {
-  double params = 0;
-  for (const auto& p : model.parameters()) params += static_cast<double>(p.numel());
   const hf::ModelConfig& c = model.config;
+  const double params = ParameterCount(c);
   // Per layer and token: QKᵀ and AV, 2 FLOPs per multiply-add, over half the context (causal), times 3 for backward.
   const double attention = 6.0 * static_cast<double>(c.num_hidden_layers * c.num_attention_heads * c.head_dim) *
                            mean_context;

@@ -43,9 +43,13 @@ struct Model : torch::nn::Module {
 };
 
 // Checks the config against its family and allocates an uninitialised model on `device` in `dtype`.
-// InvalidArgument for an unknown model_type, sizes that do not fit together, or flags the family contradicts.
+// InvalidArgument for an unknown model_type, sizes that do not fit together, or flags the family contradicts;
+// ResourceExhausted on CPU when the parameters alone would exceed the machine's physical memory.
 absl::StatusOr<std::shared_ptr<Model>> MakeModel(const hf::ModelConfig& config, torch::Device device,
                                                  torch::Dtype dtype);
+
+// The number of parameters MakeModel allocates for `config` (LoRA adapters not counted), exact up to 2^53.
+double ParameterCount(const hf::ModelConfig& config);
 
 // Deterministic init from `seed`, independent of device and dtype: weights and biases ~ N(0, 0.02²) (HF's
 // initializer_range; random biases so tests exercise them), norm weights 1.

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <map>
 #include <numbers>
+#include <sstream>
 #include <tuple>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "trainer/hf/file_io.h"
@@ -128,6 +130,48 @@ std::vector<torch::Tensor> Grads(std::span<const torch::Tensor> params) {
   return grads;
 }
 
+namespace {
+
+// The optimizer's state key for a parameter: LibTorch 1.13 keys by the printed TensorImpl address, 2.x by the
+// pointer itself.
+template <typename StateMap>
+typename StateMap::key_type StateKey(const torch::Tensor& param) {
+  if constexpr (std::is_same_v<typename StateMap::key_type, std::string>) {
+    std::ostringstream key;
+    key << param.unsafeGetTensorImpl();
+    return key.str();
+  } else {
+    return param.unsafeGetTensorImpl();
+  }
+}
+
+// torch's loader pairs saved moments with parameters by position alone; a moment of another shape would fail (or
+// broadcast) only in the first step.
+absl::Status CheckMomentShapes(const torch::optim::Optimizer& optimizer) {
+  using StateMap = std::decay_t<decltype(optimizer.state())>;
+  int64_t index = 0;
+  for (const auto& group : optimizer.param_groups()) {
+    for (const auto& param : group.params()) {
+      const auto found = optimizer.state().find(StateKey<StateMap>(param));
+      if (found != optimizer.state().end()) {
+        const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(found->second.get());
+        if (adamw == nullptr) return absl::DataLossError(absl::StrCat("parameter ", index, " has no AdamW state"));
+        for (const torch::Tensor& moment : {adamw->exp_avg(), adamw->exp_avg_sq()}) {
+          if (!moment.defined() || moment.sizes() != param.sizes()) {
+            return absl::DataLossError(absl::StrCat(
+                "parameter ", index, " has shape ", c10::str(param.sizes()), ", its saved moment ",
+                moment.defined() ? c10::str(moment.sizes()) : std::string("none")));
+          }
+        }
+      }
+      ++index;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status SaveOptimizerState(const torch::optim::Optimizer& optimizer, int64_t step, const std::string& path) {
   try {
     torch::serialize::OutputArchive archive;
@@ -162,7 +206,13 @@ absl::StatusOr<int64_t> LoadOptimizerState(torch::optim::Optimizer& optimizer, c
     torch::Tensor step;
     archive.read("step", step);
     optimizer.load(nested);
+    if (auto s = CheckMomentShapes(optimizer); !s.ok()) {
+      return absl::DataLossError(absl::StrCat(path, ": ", s.message()));
+    }
     return step.item<int64_t>();
+  } catch (const c10::Error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": cannot load optimizer state: ", e.what_without_backtrace()));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": cannot load optimizer state: ", e.what()));
   }

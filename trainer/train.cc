@@ -153,12 +153,17 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   const bool cuda = device->is_cuda();
   const torch::Dtype dtype = (o.dtype == "bfloat16" && !cuda) ? torch::kBFloat16 : torch::kFloat32;
   auto model_or = MakeModel(*config, *device, dtype);
-  if (!model_or.ok()) return model_or.status();
+  if (!model_or.ok()) {
+    const std::string config_path = (fs::path(o.base_model) / "config.json").string();
+    return absl::Status(model_or.status().code(), absl::StrCat(config_path, ": ", model_or.status().message()));
+  }
   std::shared_ptr<Model> model = *model_or;
   {
     auto checkpoint = hf::SafetensorsCheckpoint::Open(o.base_model);
     if (!checkpoint.ok()) return checkpoint.status();
-    if (auto s = LoadWeights(*model, **checkpoint); !s.ok()) return s;
+    if (auto s = LoadWeights(*model, **checkpoint); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(o.base_model, ": ", s.message()));
+    }
   }
   LoraOptions lora;
   lora.r = o.lora_r;

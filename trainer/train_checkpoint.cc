@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "data/remove_tree.h"
 #include "trainer/checkpoint_io.h"
@@ -26,13 +27,14 @@ absl::Status WriteText(const std::string& path, const std::string& text) {
   return hf::internal::WriteFileAtomic(path, [&](const hf::internal::WriteAllFn& write) { return write(text); });
 }
 
-// checkpoint-<step> → step, or -1.
+// checkpoint-<step> → step, or -1 (also for a step past int64, which no run of ours wrote).
 int64_t StepOf(const fs::path& dir) {
   const std::string name = dir.filename().string();
   if (!name.starts_with("checkpoint-")) return -1;
   const std::string digits = name.substr(11);
   if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
-  return std::stoll(digits);
+  int64_t step = -1;
+  return absl::SimpleAtoi(digits, &step) ? step : -1;
 }
 
 std::vector<std::pair<int64_t, fs::path>> CompleteCheckpoints(const std::string& out) {
@@ -100,6 +102,22 @@ StepMetrics MetricsFromJson(const json& j) {
 }
 
 fs::path MetricsPath(const std::string& dir) { return fs::path(dir) / "metrics.jsonl"; }
+
+// trainer_state.json as SaveCheckpoint writes it, its step that of the folder's name: a damaged or hand-edited
+// file is named before anything is restored from it.
+absl::Status CheckState(const json& state, const fs::path& path, int64_t folder_step) {
+  auto bad = [&](const std::string& what) {
+    return absl::DataLossError(absl::StrCat(path.string(), ": ", what));
+  };
+  if (!state.is_object()) return bad("expected a JSON object");
+  if (!state.contains("step") || !state["step"].is_number_integer()) return bad("\"step\" missing or not an integer");
+  if (state["step"].get<int64_t>() != folder_step) {
+    return bad(absl::StrCat("\"step\" is ", state["step"].dump(), " in the folder of step ", folder_step));
+  }
+  if (!state.contains("mode") || !state["mode"].is_string()) return bad("\"mode\" missing or not a string");
+  if (!state.contains("cursor") || !state["cursor"].is_object()) return bad("\"cursor\" missing or not an object");
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -179,9 +197,12 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
   const fs::path dir = *latest;
   auto state = ReadJson(dir / kState);
   if (!state.ok()) return state.status();
-  if (state->value("mode", "") != options.mode)
-    return absl::FailedPreconditionError(absl::StrCat(dir.string(), ": trained in mode ", state->value("mode", "?"),
-                                                      ", resumed as ", options.mode));
+  if (auto s = CheckState(*state, dir / kState, StepOf(dir)); !s.ok()) return s;
+  const int64_t step = (*state)["step"].get<int64_t>();
+  const std::string mode = (*state)["mode"].get<std::string>();
+  if (mode != options.mode)
+    return absl::FailedPreconditionError(absl::StrCat(dir.string(), ": trained in mode ", mode, ", resumed as ",
+                                                      options.mode));
   if (options.mode == "lora") {
     auto loaded = LoadLoraAdapter(model, dir.string());
     if (!loaded.ok()) return loaded.status();
@@ -191,8 +212,12 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
     if (auto s = LoadWeights(model, **checkpoint); !s.ok()) return s;
   }
   (void)lora;
-  auto step = LoadOptimizerState(optimizer, (dir / "optimizer.pt").string());
-  if (!step.ok()) return step.status();
+  auto optimizer_step = LoadOptimizerState(optimizer, (dir / "optimizer.pt").string());
+  if (!optimizer_step.ok()) return optimizer_step.status();
+  if (*optimizer_step != step) {
+    return absl::DataLossError(absl::StrCat((dir / "optimizer.pt").string(), ": holds step ", *optimizer_step,
+                                            ", trainer_state.json step ", step));
+  }
   try {
     torch::Tensor rng;
     torch::load(rng, (dir / "rng.pt").string());
@@ -201,10 +226,12 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
   } catch (const c10::Error& e) {
     return absl::DataLossError(absl::StrCat(dir.string(), "/rng.pt: ", e.what_without_backtrace()));
   }
-  if (auto s = loader.Restore((*state)["cursor"]); !s.ok()) return s;
+  if (auto s = loader.Restore((*state)["cursor"]); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat((dir / kState).string(), ": ", s.message()));
+  }
 
   Resumed resumed;
-  resumed.step = state->value("step", int64_t{0});
+  resumed.step = step;
   std::ifstream in(MetricsPath(run.dir));
   std::string line, kept;
   while (std::getline(in, line)) {

@@ -146,9 +146,12 @@ absl::Status Loader::Restore(const nlohmann::json& c) {
     if (auto s = get_int(key, *out); !s.ok()) return s;
   }
   if (!c.contains("seed") || !c["seed"].is_number_integer()) {
-    return absl::InvalidArgumentError("loader cursor: \"seed\" missing");
+    return absl::InvalidArgumentError("loader cursor: \"seed\" missing or not an integer");
   }
   seed = static_cast<int64_t>(c["seed"].get<uint64_t>());
+  if (c.contains("shuffle") && !c["shuffle"].is_boolean()) {
+    return absl::InvalidArgumentError("loader cursor: \"shuffle\" is not true or false");
+  }
   const bool shuffle = c.value("shuffle", true);
   auto differs = [](const char* what, int64_t saved, int64_t now) {
     return absl::FailedPreconditionError(
@@ -158,7 +161,8 @@ absl::Status Loader::Restore(const nlohmann::json& c) {
   if (rank != options_.rank) return differs("rank", rank, options_.rank);
   if (world != options_.world_size) return differs("world_size", world, options_.world_size);
   if (batch != options_.batch_size) return differs("batch_size", batch, options_.batch_size);
-  if (rows != static_cast<int64_t>(set_->num_rows())) return differs("rows", rows, static_cast<int64_t>(set_->num_rows()));
+  const auto num_rows = static_cast<int64_t>(set_->num_rows());
+  if (rows != num_rows) return differs("rows", rows, num_rows);
   if (shuffle != options_.shuffle) return absl::FailedPreconditionError("loader cursor: shuffle setting differs");
   if (epoch < 0 || position < 0 || position > rows_per_rank_) {
     return absl::InvalidArgumentError(absl::StrCat("loader cursor: epoch ", epoch, " position ", position,

@@ -102,6 +102,17 @@ TEST_F(CollectCli, ConfigOverridesResolvedConfigAndNoSecret) {
   // A bad override is reported with the key, exit 1.
   EXPECT_EQ(Shell(cmd + " collect.samples=abc", dir_ + "/log3.txt"), 1);
   EXPECT_NE(testing::ReadAll(dir_ + "/log3.txt").find("collect.samples"), std::string::npos);
+  // Values past int's range are refused, not wrapped (2^32 + 1 would have become 1 sample), before any request.
+  before = server.requests().size();
+  EXPECT_EQ(Shell(cmd + " collect.samples=4294967297", dir_ + "/log4.txt"), 1);
+  EXPECT_NE(testing::ReadAll(dir_ + "/log4.txt").find("collect.samples: expected 1 ≤ x ≤ 2147483647, got 4294967297"),
+            std::string::npos)
+      << testing::ReadAll(dir_ + "/log4.txt");
+  EXPECT_EQ(Shell(cmd + " collect.timeouts.total_s=-1", dir_ + "/log5.txt"), 1);
+  EXPECT_NE(testing::ReadAll(dir_ + "/log5.txt").find("collect.timeouts.total_s: expected 0 ≤ x ≤ 10000000 seconds"),
+            std::string::npos)
+      << testing::ReadAll(dir_ + "/log5.txt");
+  EXPECT_EQ(server.requests().size(), before);
 }
 
 // Property: --shard 0/2 and 1/2 split the prompts disjointly and completely, and --merge recombines them into the

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/run_distill.h"
+#include "tools/cli/exception_message.h"
 #include "trainer/checkpoint_io.h"
 #include "trainer/model.h"
 
@@ -248,6 +249,21 @@ TEST_F(TrainCli, RefusesUnknownKey) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("train.foo"), std::string::npos) << r.out;
   ExpectNoStep(out);
+}
+
+// Property: a LibTorch error reaching a verb's boundary prints its message without the C++ backtrace c10::Error
+// appends to what(); other exceptions print what() unchanged.
+TEST(ExceptionMessage, DropsLibTorchsBacktrace) {
+  try {
+    TORCH_CHECK(false, "tensor shapes differ");
+  } catch (const std::exception& e) {
+    const std::string full = e.what(), shown = distill::cli::ExceptionMessage(e);
+    EXPECT_NE(full.find("Exception raised from"), std::string::npos) << full;
+    EXPECT_EQ(shown.find("tensor shapes differ"), 0u) << shown;
+    EXPECT_EQ(shown.find("Exception raised from"), std::string::npos) << shown;
+  }
+  const std::runtime_error plain("plain message");
+  EXPECT_STREQ(distill::cli::ExceptionMessage(plain), "plain message");
 }
 
 }  // namespace

@@ -82,6 +82,25 @@ TEST_F(TrainConfigTest, EveryProblemAtOnceWithItsOrigin) {
   EXPECT_THAT(l, HasSubstr("command-line override #3: key 'lora.dropout': expected 0 ≤ x < 1, got 1.5")) << l;
 }
 
+// Property: values that would wrap around when narrowed (rows and threads are int inside), overflow the step count
+// (epochs), or mean nothing (a negative rope_theta, where 0 keeps config.json's) are refused, not reinterpreted.
+TEST_F(TrainConfigTest, RefusesValuesThatWouldWrapOrOverflow) {
+  auto o = Read(kValid, {"train.micro_batch_rows=4294967296", "train.threads=4294967297", "train.epochs=1e300",
+                         "train.rope_theta=-1"});
+  ASSERT_FALSE(o.ok());
+  const std::string m(o.status().message());
+  EXPECT_THAT(m, HasSubstr("#1: key 'train.micro_batch_rows': expected 1 ≤ x ≤ 2147483647, got 4294967296")) << m;
+  EXPECT_THAT(m, HasSubstr("#2: key 'train.threads': expected 0 ≤ x ≤ 4096 (0 = LibTorch's default), got 4294967297"))
+      << m;
+  EXPECT_THAT(m, HasSubstr("#3: key 'train.epochs': expected 0 < x ≤ 1000000, got 1e+300")) << m;
+  EXPECT_THAT(m, HasSubstr("#4: key 'train.rope_theta': expected ≥ 0 (0 = keep config.json's), got -1")) << m;
+
+  auto kept = Read(kValid, {"train.threads=4096", "train.rope_theta=0"});
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->threads, 4096);
+  EXPECT_FALSE(kept->rope_theta.has_value());
+}
+
 // Property: every shipped training recipe (configs/*.yaml with a train: section) loads against the schema and is
 // in range, given the two paths each leaves to the command line.
 TEST_F(TrainConfigTest, ShippedRecipesAreValid) {

@@ -293,6 +293,14 @@ TEST_P(ModelTest, ParameterNamesAndShapesAreHuggingFaces) {
   EXPECT_EQ(ours, GetParam().hf_parameters);
 }
 
+// ParameterCount (MFU's 6N and MakeModel's memory check) counts exactly the parameters the model allocates.
+TEST_P(ModelTest, ParameterCountIsExact) {
+  auto model = TestModel(GetParam().config);
+  int64_t allocated = 0;
+  for (const auto& p : model->parameters()) allocated += p.numel();
+  EXPECT_EQ(ParameterCount(GetParam().config), static_cast<double>(allocated));
+}
+
 // The model's logits equal the double-precision reference's. A double model must agree to rounding (1e-10): the
 // arithmetic is the same. The fp32 model (the real one) within 1e-5 at positions from 0; far along, fp32 angles
 // (position · inv_freq rounded to fp32, as in transformers) cost ~position·2⁻²⁴ rad, hence the wider bound.
@@ -424,6 +432,18 @@ TEST(MakeModel, RefusesInconsistentConfigs) {
   c = Llama31();
   c.rope_scaling->type = "yarn";
   EXPECT_FALSE(MakeModel(c, torch::kCPU, torch::kFloat).ok());
+}
+
+// Property: a config whose parameters outgrow this machine's memory (a mistyped size) is refused before any
+// allocation, with the count and the sizes in bytes, instead of an allocator failure or the out-of-memory killer.
+TEST(MakeModel, RefusesAModelLargerThanMemory) {
+  hf::ModelConfig c = Qwen3();
+  c.num_hidden_layers = 2147483647;
+  const auto made = MakeModel(c, torch::kCPU, torch::kFloat);
+  ASSERT_EQ(made.status().code(), absl::StatusCode::kResourceExhausted) << made.status();
+  EXPECT_NE(made.status().message().find(" parameters, "), std::string::npos) << made.status();
+  EXPECT_NE(made.status().message().find(" GB in Float: more than this machine's "), std::string::npos)
+      << made.status();
 }
 
 // Malformed cu_seqlens are refused rather than silently attending across rows.

@@ -219,5 +219,36 @@ TEST(OptimTest, ResumeIsBitIdentical) {
   EXPECT_FALSE(LoadOptimizerState(**resumed_opt, dir + "/config.json").ok());
 }
 
+TEST(OptimTest, LoadRefusesDamagedStateBeforeAnyStep) {
+  // Property: moments saved for another model shape (same parameter count, so torch's loader pairs them up) are
+  // refused at load, naming the file and both shapes; an unreadable file's error carries no C++ backtrace.
+  const AdamWOptions adam{1e-2, 0.9, 0.95, 1e-8, 0.1};
+  auto narrow = TestModel(TinyConfig("qwen2", 32, 48, 2, 1, 16, true), 11);
+  auto narrow_opt = MakeAdamW(Named(*narrow), adam);
+  ASSERT_TRUE(narrow_opt.ok());
+  Train(*narrow, **narrow_opt, 0, 1);
+  const std::string dir = TempPath("damaged");
+  const std::string state = dir + "/optimizer.pt";
+  ASSERT_TRUE(SaveOptimizerState(**narrow_opt, 1, state).ok());
+
+  auto wide = TestModel(TinyConfig("qwen2", 64, 48, 2, 1, 32, true), 11);
+  auto wide_opt = MakeAdamW(Named(*wide), adam);
+  ASSERT_TRUE(wide_opt.ok());
+  const auto shapes = LoadOptimizerState(**wide_opt, state);
+  ASSERT_FALSE(shapes.ok());
+  EXPECT_EQ(shapes.status().code(), absl::StatusCode::kDataLoss) << shapes.status();
+  EXPECT_NE(shapes.status().message().find(state + ": parameter 0 has shape [" +
+                                           std::to_string(wide->config.vocab_size) + ", 64], its saved moment [" +
+                                           std::to_string(narrow->config.vocab_size) + ", 32]"),
+            std::string::npos)
+      << shapes.status();
+
+  std::filesystem::resize_file(state, std::filesystem::file_size(state) / 2);
+  const auto cut = LoadOptimizerState(**narrow_opt, state);
+  ASSERT_FALSE(cut.ok());
+  EXPECT_NE(cut.status().message().find(state + ": cannot load optimizer state: "), std::string::npos) << cut.status();
+  EXPECT_EQ(cut.status().message().find("frame #"), std::string::npos) << cut.status();
+}
+
 }  // namespace
 }  // namespace distill::trainer

@@ -154,6 +154,9 @@ int64_t ChildPeakRiseKb(bool recompute) {
 // without exec would inherit the parent's pages and its OpenMP pool).
 TEST(RecomputeMemory, PeakIsLower) {
   if (std::getenv(kChildEnv) != nullptr) GTEST_SKIP();
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's quarantine keeps freed blocks resident: peak RSS does not follow live tensors";
+#endif
   const int64_t plain = ChildPeakRiseKb(false);
   const int64_t recomputed = ChildPeakRiseKb(true);
   ASSERT_GT(plain, 0);

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -238,6 +239,22 @@ TEST(Train, BadInputIsRefusedBeforeTraining) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(std::string(c.status().message()).find("no-shards"), std::string::npos) << c.status();
   EXPECT_FALSE(fs::exists(fs::path(mode.out) / "metrics.jsonl"));
+
+  // A config.json that disagrees with its weights, or describes more than memory holds: the file is named.
+  const std::string mismatched = MakeBase("base-bad4");
+  const fs::path config = fs::path(mismatched) / "config.json";
+  json edited = json::parse(std::ifstream(config));
+  edited["vocab_size"] = 32;
+  std::ofstream(config, std::ios::trunc) << edited.dump();
+  auto d = Train(BaseOptions(mismatched, shards, "run-bad4"));
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().message().find(mismatched + ": checkpoint does not fit the qwen3 model"), 0) << d.status();
+  edited["num_hidden_layers"] = 2147483647;
+  std::ofstream(config, std::ios::trunc) << edited.dump();
+  auto e = Train(BaseOptions(mismatched, shards, "run-bad5"));
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kResourceExhausted) << e.status();
+  EXPECT_EQ(e.status().message().find(config.string() + ": the config describes "), 0) << e.status();
 }
 
 // The options of both halves of the kill test: 7 steps, a checkpoint every 3, warmup then cosine.
@@ -292,6 +309,61 @@ TEST(Train, KillAndResumeGivesIdenticalMetrics) {
     EXPECT_EQ(x.loss_tokens, y.loss_tokens) << "step " << x.step;
   }
   EXPECT_EQ(MaxDiff(Weights(full->last_checkpoint), Weights(resumed->last_checkpoint)), 0.0);
+}
+
+// Property: a checkpoint whose files disagree (trainer_state.json's step against its folder or against
+// optimizer.pt, a malformed field) is refused on --resume with the file named, before any step: metrics.jsonl
+// keeps its bytes and no later checkpoint appears.
+TEST(Train, DamagedCheckpointIsNamedOnResume) {
+  const std::string base = MakeBase("base-damaged"), shards = MakeShards("shards-damaged", 12, 32);
+  TrainOptions first = BaseOptions(base, shards, "run-damaged");
+  first.max_steps = 3;
+  first.save_every = 1;
+  first.keep_last = 2;
+  ASSERT_TRUE(Train(first).ok());
+  const fs::path run = first.out, checkpoint = run / "checkpoint-3", state_path = checkpoint / "trainer_state.json";
+  const auto read = [](const fs::path& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string metrics = read(run / "metrics.jsonl"), state = read(state_path);
+  const auto edited = [&](const std::function<void(json&)>& edit) {
+    json j = json::parse(state);
+    edit(j);
+    return j.dump();
+  };
+  struct Case {
+    std::string name, state;
+    bool old_optimizer;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"step of another folder", edited([](auto& j) { j["step"] = 2; }), false,
+       state_path.string() + ": \"step\" is 2 in the folder of step 3"},
+      {"step as text", edited([](auto& j) { j["step"] = "3"; }), false,
+       state_path.string() + ": \"step\" missing or not an integer"},
+      {"no mode", edited([](auto& j) { j.erase("mode"); }), false, state_path.string() + ": \"mode\" missing"},
+      {"shuffle as text", edited([](auto& j) { j["cursor"]["shuffle"] = "yes"; }), false,
+       state_path.string() + ": loader cursor: \"shuffle\" is not true or false"},
+      {"not an object", "[3]", false, state_path.string() + ": expected a JSON object"},
+      {"optimizer of step 2", state, true,
+       (checkpoint / "optimizer.pt").string() + ": holds step 2, trainer_state.json step 3"},
+  };
+  for (const Case& c : cases) {
+    std::ofstream(state_path, std::ios::trunc) << c.state;
+    if (c.old_optimizer) {
+      fs::copy_file(run / "checkpoint-2" / "optimizer.pt", checkpoint / "optimizer.pt",
+                    fs::copy_options::overwrite_existing);
+    }
+    TrainOptions again = first;
+    again.max_steps = 4;
+    again.resume = true;
+    const auto resumed = Train(again);
+    ASSERT_FALSE(resumed.ok()) << c.name;
+    EXPECT_NE(resumed.status().message().find(c.expected), std::string::npos) << c.name << ": " << resumed.status();
+    EXPECT_EQ(read(run / "metrics.jsonl"), metrics) << c.name;
+    EXPECT_FALSE(fs::exists(run / "checkpoint-4")) << c.name;
+  }
 }
 
 // The child half of the data-parallel test: one Gloo rank.

@@ -12,11 +12,13 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "data/collect/collector.h"
 #include "data/collect/merge.h"
 #include "nlohmann/json.hpp"
@@ -126,28 +128,43 @@ absl::StatusOr<collect::CollectOptions> OptionsFrom(const config::Config& c) {
   o.top_p = c.GetDouble("collect.sampling.top_p");
   o.max_tokens = c.GetInt("collect.sampling.max_tokens");
   if (int64_t seed = c.GetInt("collect.sampling.seed"); seed >= 0) o.seed = seed;
-  o.samples = static_cast<int>(c.GetInt("collect.samples"));
+  // Int keys the options hold as int: checked on the int64 read, before narrowing could wrap 2^32 + 1 to 1.
+  std::string problem;
+  auto narrow = [&](const char* key, int64_t lo) {
+    const int64_t v = c.GetInt(key);
+    if ((v < lo || v > std::numeric_limits<int32_t>::max()) && problem.empty()) {
+      problem = absl::StrCat(key, ": expected ", lo, " ≤ x ≤ 2147483647, got ", v);
+    }
+    return static_cast<int>(std::clamp<int64_t>(v, lo, std::numeric_limits<int32_t>::max()));
+  };
+  o.samples = narrow("collect.samples", 1);
   o.instruction_suffix = c.GetString("collect.instruction_suffix");
   if (absl::Status s = collect::ParseShard(c.GetString("collect.shard"), &o.shard_index, &o.shard_count); !s.ok())
     return s;
   o.limit_prompts = c.GetInt("collect.limit");
-  o.limits.max_in_flight = static_cast<int>(c.GetInt("collect.concurrency"));
+  o.limits.max_in_flight = narrow("collect.concurrency", 1);
   o.limits.requests_per_min = c.GetDouble("collect.rate.requests_per_min");
   o.limits.tokens_per_min = c.GetDouble("collect.rate.tokens_per_min");
   o.limits.request_burst = c.GetDouble("collect.rate.burst");
-  auto ms = [&](const char* key) { return static_cast<int64_t>(c.GetDouble(key) * 1000.0); };
+  auto ms = [&](const char* key) {
+    const double seconds = c.GetDouble(key);
+    if (!(seconds >= 0 && seconds <= 1e7) && problem.empty()) {
+      problem = absl::StrCat(key, ": expected 0 ≤ x ≤ 10000000 seconds, got ", seconds);
+    }
+    return static_cast<int64_t>(std::clamp(seconds, 0.0, 1e7) * 1000.0);
+  };
   o.timeouts.connect_ms = ms("collect.timeouts.connect_s");
   o.timeouts.first_byte_ms = ms("collect.timeouts.first_byte_s");
   o.timeouts.idle_ms = ms("collect.timeouts.idle_s");
   o.timeouts.total_ms = ms("collect.timeouts.total_s");
-  o.max_attempts = static_cast<int>(c.GetInt("collect.retry.max_attempts"));
+  o.max_attempts = narrow("collect.retry.max_attempts", 1);
   o.backoff.base_s = c.GetDouble("collect.retry.backoff_base_s");
   o.backoff.max_s = c.GetDouble("collect.retry.backoff_max_s");
   o.backoff.seed = static_cast<uint64_t>(c.GetInt("collect.seed"));
   o.require_reasoning = c.GetBool("collect.require_reasoning");
   o.accept_length = c.GetBool("collect.accept_length");
   o.verify = c.GetBool("collect.verify");
-  o.log.fsync_every_lines = static_cast<int>(c.GetInt("collect.fsync.every_lines"));
+  o.log.fsync_every_lines = narrow("collect.fsync.every_lines", 0);
   o.log.fsync_every_s = c.GetDouble("collect.fsync.every_s");
   o.price_input_per_m = c.GetDouble("collect.price.input_per_m");
   o.price_output_per_m = c.GetDouble("collect.price.output_per_m");
@@ -157,9 +174,7 @@ absl::StatusOr<collect::CollectOptions> OptionsFrom(const config::Config& c) {
                : p == "off"   ? collect::ProgressMode::kOff
                               : collect::ProgressMode::kAuto;
   o.progress_interval_s = c.GetDouble("collect.progress_interval_s");
-  if (o.samples < 1) return absl::InvalidArgumentError("collect.samples: expected >= 1");
-  if (o.limits.max_in_flight < 1) return absl::InvalidArgumentError("collect.concurrency: expected >= 1");
-  if (o.max_attempts < 1) return absl::InvalidArgumentError("collect.retry.max_attempts: expected >= 1");
+  if (!problem.empty()) return absl::InvalidArgumentError(problem);
   if (o.max_tokens < 1) return absl::InvalidArgumentError("collect.sampling.max_tokens: expected >= 1");
   return o;
 }

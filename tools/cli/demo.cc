@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "tools/cli/exception_message.h"
 #include "tools/cli/torch_verbs.h"
 #include "tools/cli/verbs.h"
 #include "tools/demo/demo.h"
@@ -44,7 +45,7 @@ int RunDemo(DemoFlags& flags) {
   try {
     result = demo::RunDemo(o);
   } catch (const std::exception& e) {  // LibTorch reports errors as exceptions
-    std::fprintf(stderr, "distill demo: %s\n", e.what());
+    std::fprintf(stderr, "distill demo: %s\n", ExceptionMessage(e));
     return 1;
   }
   if (!result.ok()) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "tools/cli/exception_message.h"
 #include "tools/cli/torch_verbs.h"
 #include "tools/cli/verbs.h"
 #include "tools/eval/eval_run.h"
@@ -73,7 +74,7 @@ int RunEval(EvalFlags& flags) {
       return Fail("--backend: expected endpoint, torch or gguf, got \"" + options.backend + "\"");
     }
   } catch (const std::exception& e) {  // LibTorch reports errors as exceptions
-    return Fail(e.what());
+    return Fail(ExceptionMessage(e));
   }
   if (!result.ok()) return Fail(std::string(result.status().message()));
   if (flags.quiet) return 0;

@@ -11,6 +11,9 @@
 #include "tokenizers/heap.h"
 #include "tools/cli/torch_verbs.h"
 #include "tools/cli/verbs.h"
+#if defined(DISTILL_TORCH_BINARY)
+#include "tools/cli/exception_message.h"
+#endif
 
 namespace distill::cli {
 namespace {
@@ -81,7 +84,11 @@ int main(int argc, char** argv) {
       if (cmd->parsed()) return run();
     }
   } catch (const std::exception& e) {
+#if defined(DISTILL_TORCH_BINARY)
+    std::fprintf(stderr, "distill: error: %s\n", distill::cli::ExceptionMessage(e));
+#else
     std::fprintf(stderr, "distill: error: %s\n", e.what());
+#endif
     return 1;
   }
   return 1;

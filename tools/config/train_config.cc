@@ -1,6 +1,8 @@
 #include "tools/config/train_config.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <variant>
 #include <vector>
@@ -10,6 +12,9 @@
 
 namespace distill::config {
 namespace {
+
+// More intra-op threads than any machine has cores: LibTorch would spend minutes creating them.
+constexpr int64_t kMaxThreads = 4096;
 
 // "<where the value came from>: key '<key>': expected <expected>, got <value>", where the origin is the config
 // file's line:column, the command-line override, or "default".
@@ -99,8 +104,10 @@ absl::StatusOr<trainer::TrainOptions> TrainOptionsFromConfig(const Config& cfg) 
   o.dtype = cfg.GetString("train.dtype");
   o.device = cfg.GetString("train.device");
   o.seed = static_cast<uint64_t>(cfg.GetInt("train.seed"));
-  o.threads = static_cast<int>(cfg.GetInt("train.threads"));
-  if (const double theta = cfg.GetDouble("train.rope_theta"); theta > 0) o.rope_theta = theta;
+  const int64_t threads = cfg.GetInt("train.threads");
+  o.threads = static_cast<int>(std::clamp<int64_t>(threads, -1, kMaxThreads + 1));  // range-checked below
+  const double rope_theta = cfg.GetDouble("train.rope_theta");
+  if (rope_theta > 0) o.rope_theta = rope_theta;
   o.lora_r = cfg.GetInt("lora.r");
   o.lora_alpha = cfg.GetDouble("lora.alpha");
   o.lora_dropout = cfg.GetDouble("lora.dropout");
@@ -121,16 +128,18 @@ absl::StatusOr<trainer::TrainOptions> TrainOptionsFromConfig(const Config& cfg) 
   require(o.beta2 >= 0 && o.beta2 < 1, "train.beta2", "0 ≤ x < 1");
   require(o.eps > 0, "train.eps", "> 0");
   require(o.max_grad_norm >= 0, "train.max_grad_norm", "≥ 0 (0 = no clipping)");
-  require(o.micro_batch_rows >= 1, "train.micro_batch_rows", "≥ 1");
+  require(o.micro_batch_rows >= 1 && o.micro_batch_rows <= std::numeric_limits<int32_t>::max(),
+          "train.micro_batch_rows", "1 ≤ x ≤ 2147483647");
   require(o.grad_accum >= 1, "train.grad_accum", "≥ 1");
-  require(o.epochs > 0, "train.epochs", "> 0");
+  require(o.epochs > 0 && o.epochs <= 1e6, "train.epochs", "0 < x ≤ 1000000");
   require(o.max_steps >= 0, "train.max_steps", "≥ 0 (0 = from epochs)");
   require(o.loss_chunk >= 1, "train.loss_chunk", "≥ 1");
   require(o.eval_every >= 0, "train.eval_every", "≥ 0");
   require(o.eval_max_batches >= 0, "train.eval_max_batches", "≥ 0 (0 = all)");
   require(o.save_every >= 0, "train.save_every", "≥ 0");
   require(o.keep_last >= 1, "train.keep_last", "≥ 1");
-  require(o.threads >= 0, "train.threads", "≥ 0 (0 = LibTorch's default)");
+  require(threads >= 0 && threads <= kMaxThreads, "train.threads", "0 ≤ x ≤ 4096 (0 = LibTorch's default)");
+  require(rope_theta >= 0, "train.rope_theta", "≥ 0 (0 = keep config.json's)");
   if (o.mode == "lora") {
     require(o.lora_r >= 1, "lora.r", "≥ 1");
     require(o.lora_alpha > 0, "lora.alpha", "> 0");
