@@ -125,12 +125,13 @@ absl::StatusOr<std::shared_ptr<Model>> MakeModel(const hf::ModelConfig& config, 
   if (absl::Status status = CheckConfig(config); !status.ok()) return status;
   // A mistyped size (num_hidden_layers: 2000000000) is named here rather than met as an allocation failure or the
   // out-of-memory killer. Only on CPU: a GPU's allocator reports its own out-of-memory clearly.
-  const double bytes = ParameterCount(config) * static_cast<double>(c10::elementSize(dtype));
+  const double parameters = ParameterCount(config);
+  const double bytes = parameters * static_cast<double>(c10::elementSize(dtype));
   const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
   if (device.is_cpu() && memory > 0 && bytes > memory) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "the config describes %.3g parameters, %.1f GB in %s: more than this machine's %.1f GB of memory",
-        ParameterCount(config), bytes / 1e9, c10::toString(dtype), memory / 1e9));
+        parameters, bytes / 1e9, c10::toString(dtype), memory / 1e9));
   }
   return std::make_shared<Model>(config, torch::TensorOptions().device(device).dtype(dtype));
 }

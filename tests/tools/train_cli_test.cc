@@ -256,6 +256,7 @@ TEST_F(TrainCli, RefusesUnknownKey) {
 TEST(ExceptionMessage, DropsLibTorchsBacktrace) {
   try {
     TORCH_CHECK(false, "tensor shapes differ");
+    ADD_FAILURE() << "TORCH_CHECK(false) did not throw";
   } catch (const std::exception& e) {
     const std::string full = e.what(), shown = distill::cli::ExceptionMessage(e);
     EXPECT_NE(full.find("Exception raised from"), std::string::npos) << full;
