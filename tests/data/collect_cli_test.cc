@@ -105,13 +105,24 @@ TEST_F(CollectCli, ConfigOverridesResolvedConfigAndNoSecret) {
   // Values past int's range are refused, not wrapped (2^32 + 1 would have become 1 sample), before any request.
   before = server.requests().size();
   EXPECT_EQ(Shell(cmd + " collect.samples=4294967297", dir_ + "/log4.txt"), 1);
-  EXPECT_NE(testing::ReadAll(dir_ + "/log4.txt").find("collect.samples: expected 1 ≤ x ≤ 2147483647, got 4294967297"),
+  const std::string log4 = testing::ReadAll(dir_ + "/log4.txt");
+  EXPECT_NE(log4.find("'collect.samples=4294967297': key 'collect.samples': expected 1 ≤ x ≤ 2147483647, got "
+                      "4294967297"),
             std::string::npos)
-      << testing::ReadAll(dir_ + "/log4.txt");
-  EXPECT_EQ(Shell(cmd + " collect.timeouts.total_s=-1", dir_ + "/log5.txt"), 1);
-  EXPECT_NE(testing::ReadAll(dir_ + "/log5.txt").find("collect.timeouts.total_s: expected 0 ≤ x ≤ 10000000 seconds"),
+      << log4;
+  // A range problem in the file names its line:column, like a type error.
+  std::ofstream(dir_ + "/bad.yaml") << "collect:\n  prompts: prompts.jsonl\n  endpoint:\n    model: teacher\n"
+                                    << "  timeouts:\n    total_s: -1\n  sampling:\n    top_p: 0\n";
+  EXPECT_EQ(Shell(absl::StrCat(Binary(), " collect -c ", dir_, "/bad.yaml -u ", server.base_url(), " -o ", dir_,
+                               "/out/traces.jsonl --progress off"),
+                  dir_ + "/log5.txt"),
+            1);
+  const std::string log5 = testing::ReadAll(dir_ + "/log5.txt");
+  EXPECT_NE(log5.find("bad.yaml:6:14: key 'collect.timeouts.total_s': expected 0 ≤ x ≤ 10000000 (seconds), got -1"),
             std::string::npos)
-      << testing::ReadAll(dir_ + "/log5.txt");
+      << log5;
+  EXPECT_NE(log5.find("bad.yaml:8:12: key 'collect.sampling.top_p': expected 0 < x ≤ 1, got 0"), std::string::npos)
+      << log5;
   EXPECT_EQ(server.requests().size(), before);
 }
 

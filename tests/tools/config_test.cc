@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -23,8 +24,8 @@ Schema TestSchema() {
                 {
                     RequiredKey("model.path", ValueType::kPath, "base model folder"),
                     Key("model.name", ValueType::kString, std::string("student"), "display name"),
-                    Key("train.lr", ValueType::kFloat, 2e-5, "peak learning rate"),
-                    Key("train.epochs", ValueType::kInt, int64_t{3}, "number of epochs"),
+                    Key("train.lr", ValueType::kFloat, 2e-5, "peak learning rate", OpenClosed(0, 1)),
+                    Key("train.epochs", ValueType::kInt, int64_t{3}, "number of epochs", AtLeast(1, "whole passes")),
                     Key("train.bf16", ValueType::kBool, true, "train in bfloat16"),
                     EnumKey("train.schedule", {"cosine", "linear", "constant"}, "cosine", "learning-rate schedule"),
                     Key("data.files", ValueType::kPathList, std::vector<std::string>{}, "input JSONL files"),
@@ -356,6 +357,54 @@ TEST_F(ConfigTest, MalformedYamlNeverCrashes) {
   EXPECT_FALSE(Load(dir_.string(), {}).ok());
 }
 
+// Property: a number outside its key's range is refused where it was written (the file's line:column, or the
+// override with its text), with the range and the value as written; each bound is exactly as inclusive or
+// exclusive as declared; int bounds hold at the ends of int64.
+TEST_F(ConfigTest, RangesNameWhereTheValueCameFrom) {
+  const std::string path = Write("run.yaml", "model.path: /m\ntrain:\n  lr: 0\n  epochs: 0\n");
+  const std::string e = Error(path, {"train.lr=1.5"});
+  EXPECT_THAT(e, HasSubstr(path + ":3:7: key 'train.lr': expected 0 < x ≤ 1, got 0\n"));
+  EXPECT_THAT(e, HasSubstr(path + ":4:11: key 'train.epochs': expected ≥ 1 (whole passes), got 0\n"));
+  EXPECT_THAT(e, HasSubstr("command-line override #1 'train.lr=1.5': key 'train.lr': expected 0 < x ≤ 1, got 1.5"));
+
+  auto c = Load(std::nullopt, {"model.path=/m", "train.lr=1", "train.epochs=1"});  // both inclusive ends
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_DOUBLE_EQ(c->GetDouble("train.lr"), 1.0);
+  EXPECT_EQ(c->GetInt("train.epochs"), 1);
+  EXPECT_TRUE(Load(std::nullopt, {"model.path=/m", "train.lr=5e-324"}).ok());  // the smallest double above 0
+  EXPECT_THAT(Error(std::nullopt, {"model.path=/m", "train.lr=-0.0"}), HasSubstr("got -0.0"));
+  EXPECT_THAT(Error(std::nullopt, {"model.path=/m", "train.lr=1.0000000000000002"}), HasSubstr("expected 0 < x ≤ 1"));
+  EXPECT_THAT(Error(std::nullopt, {"model.path=/m", "train.epochs=-9223372036854775808"}),
+              HasSubstr("key 'train.epochs': expected ≥ 1 (whole passes), got -9223372036854775808"));
+  EXPECT_TRUE(Load(std::nullopt, {"model.path=/m", "train.epochs=9223372036854775807"}).ok());
+  // Unbounded keys take any value of their type.
+  EXPECT_TRUE(Load(std::nullopt, {"model.path=/m", "seed=-9223372036854775808", "train.optim.beta1=-1e300"}).ok());
+}
+
+// Property: int values are compared with their bounds as integers, so 2^53 + 1 (which rounds to 2^53 as a double)
+// is refused by a bound of 2^53.
+TEST_F(ConfigTest, IntBoundsAreExact) {
+  const Schema schema{"exact", {Key("n", ValueType::kInt, int64_t{0}, "", Closed(0, 0x1p53))}};
+  EXPECT_TRUE(LoadConfig(schema, std::nullopt, {"n=9007199254740992"}).ok());
+  auto c = LoadConfig(schema, std::nullopt, {"n=9007199254740993"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("key 'n': expected 0 ≤ x ≤ 9007199254740992, got 9007199254740993"));
+}
+
+// Property: the expected-value text reads as mathematics: both bounds around x, one bound as a relation, the note
+// in parentheses, integers in full, other numbers in their shortest round-trip form.
+TEST(RangeTextTest, ReadsAsMathematics) {
+  EXPECT_EQ(RangeText(ClosedOpen(0, 1)), "0 ≤ x < 1");
+  EXPECT_EQ(RangeText(OpenClosed(0, 1e6)), "0 < x ≤ 1000000");
+  EXPECT_EQ(RangeText(Closed(1, 2147483647, "int")), "1 ≤ x ≤ 2147483647 (int)");
+  EXPECT_EQ(RangeText(AtLeast(0, "0 = off")), "≥ 0 (0 = off)");
+  EXPECT_EQ(RangeText(Above(0)), "> 0");
+  EXPECT_EQ(RangeText(Range{std::nullopt, 1e-8, false, true, ""}), "< 1e-08");
+  EXPECT_EQ(RangeText(Closed(-0.5, 1e300)), "-0.5 ≤ x ≤ 1e+300");
+  EXPECT_EQ(RangeText(Range{}), "");
+}
+
 // Property: ToYaml then LoadConfig (same schema) gives the same values, for awkward strings and floats too;
 // the output is deterministic and lists keys in schema order.
 TEST_F(ConfigTest, RoundTrip) {
@@ -381,6 +430,8 @@ TEST_F(ConfigTest, RoundTrip) {
   EXPECT_THAT(yaml, HasSubstr("# learning-rate schedule (one of: cosine, linear, constant)\n  schedule: \"linear\"\n"));
   EXPECT_THAT(yaml, HasSubstr("  lr: 0.1\n"));
   EXPECT_THAT(yaml, HasSubstr("  optim:\n    # Adam beta1\n    beta1: 1e-300\n"));
+  EXPECT_THAT(yaml, HasSubstr("  # peak learning rate; 0 < x ≤ 1\n  lr: 0.1\n"));
+  EXPECT_THAT(yaml, HasSubstr("  # number of epochs; ≥ 1\n  epochs: 3\n"));  // the note is the doc's business
   EXPECT_EQ(ToYaml(*c, false).find('#', 0), ToYaml(*c, false).find("#h"));  // no comments without docs
 }
 
@@ -431,6 +482,14 @@ TEST_F(ConfigTest, SchemaValidation) {
       {"empty_enum", {EnumKey("a", {}, std::nullopt, "")}},
       {"component", {Key("a..b", ValueType::kBool, true, "")}},
       {"chars", {Key("a b", ValueType::kBool, true, "")}},
+      {"range_on_string", {Key("a", ValueType::kString, std::string("x"), "", AtLeast(0))}},
+      {"empty_range", {Key("a", ValueType::kFloat, 1.0, "", OpenClosed(1, 1))}},
+      {"inverted_range", {Key("a", ValueType::kFloat, 0.5, "", Closed(1, 0))}},
+      {"default_outside", {Key("a", ValueType::kInt, int64_t{0}, "", AtLeast(1))}},
+      {"float_default_outside", {Key("a", ValueType::kFloat, 1.0, "", ClosedOpen(0, 1))}},
+      {"fractional_int_bound", {Key("a", ValueType::kInt, int64_t{1}, "", Closed(0.5, 2))}},
+      {"huge_int_bound", {Key("a", ValueType::kInt, int64_t{1}, "", Closed(0, 1e19))}},
+      {"infinite_bound", {Key("a", ValueType::kFloat, 1.0, "", AtLeast(-HUGE_VAL))}},
   };
   for (const auto& s : bad) {
     const absl::Status st = ValidateSchema(s);

@@ -58,17 +58,22 @@ config::Schema BuildSchema() {
                   "text: encode special-token text (<|im_start|> …) as the control token, as HF's tokenizer(text) "
                   "does (default: refuse the line)"));
   e.push_back(Key("build.out", ValueType::kPath, std::string(), "shard folder; empty: 'shards' beside the first input"));
-  e.push_back(Key("build.seq_len", ValueType::kInt, int64_t{4096}, "tokens per row"));
+  e.push_back(Key("build.seq_len", ValueType::kInt, int64_t{4096}, "tokens per row", config::Closed(2, 1 << 24)));
   e.push_back(Key("build.truncate", ValueType::kBool, false,
                   "truncate samples longer than seq_len (default: drop them); counted either way"));
   e.push_back(config::EnumKey("build.packing", {"packed", "unpacked"}, "packed",
                               "packed: best-fit-decreasing of whole samples; unpacked: one sample per row"));
   e.push_back(Key("build.val_fraction", ValueType::kFloat, 0.0,
-                  "share of prompt ids (text: ids, else line numbers; stable hash) in the validation split"));
-  e.push_back(Key("build.threads", ValueType::kInt, int64_t{0}, "tokenizer threads (0 = all cores)"));
-  e.push_back(Key("build.chunk_lines", ValueType::kInt, int64_t{2048}, "input lines read and tokenized at a time"));
-  e.push_back(Key("build.pack_window", ValueType::kInt, int64_t{2048}, "samples packed together, per split"));
-  e.push_back(Key("build.max_shard_mb", ValueType::kInt, int64_t{256}, "largest shard file, MiB"));
+                  "share of prompt ids (text: ids, else line numbers; stable hash) in the validation split",
+                  config::ClosedOpen(0, 1)));
+  e.push_back(Key("build.threads", ValueType::kInt, int64_t{0}, "tokenizer threads (0 = all cores)",
+                  config::Closed(0, 1024, "0 = all cores")));
+  e.push_back(Key("build.chunk_lines", ValueType::kInt, int64_t{2048}, "input lines read and tokenized at a time",
+                  config::Closed(1, 10'000'000)));
+  e.push_back(Key("build.pack_window", ValueType::kInt, int64_t{2048}, "samples packed together, per split",
+                  config::Closed(1, 100'000'000)));
+  e.push_back(Key("build.max_shard_mb", ValueType::kInt, int64_t{256}, "largest shard file, MiB",
+                  config::Closed(1, 1 << 20)));
   return s;
 }
 
@@ -109,25 +114,14 @@ int RunBuild(const BuildFlags& flags) {
   fs::path out = cfg->GetString("build.out");
   if (out.empty()) out = fs::path(o.inputs.front()).parent_path() / "shards";
   o.out = out.string();
-  const int64_t seq_len = cfg->GetInt("build.seq_len");
-  if (seq_len < 2 || seq_len > (int64_t{1} << 24)) return Fail("build.seq_len: expected 2..16777216");
-  o.seq_len = static_cast<uint32_t>(seq_len);
+  o.seq_len = static_cast<uint32_t>(cfg->GetInt("build.seq_len"));  // the schema bounds these numbers
   o.truncate = cfg->GetBool("build.truncate");
   o.pack = cfg->GetString("build.packing") == "packed";
   o.val_fraction = cfg->GetDouble("build.val_fraction");
-  if (o.val_fraction < 0 || o.val_fraction >= 1) return Fail("build.val_fraction: expected 0 ≤ x < 1");
-  const int64_t threads = cfg->GetInt("build.threads");
-  if (threads < 0 || threads > 1024) return Fail("build.threads: expected 0..1024");
-  o.threads = static_cast<int>(threads);
-  const int64_t chunk = cfg->GetInt("build.chunk_lines");
-  const int64_t window = cfg->GetInt("build.pack_window");
-  const int64_t max_mb = cfg->GetInt("build.max_shard_mb");
-  if (chunk < 1 || chunk > 10'000'000) return Fail("build.chunk_lines: expected 1..10000000");
-  if (window < 1 || window > 100'000'000) return Fail("build.pack_window: expected 1..100000000");
-  if (max_mb < 1 || max_mb > 1 << 20) return Fail("build.max_shard_mb: expected 1..1048576");
-  o.chunk_lines = static_cast<size_t>(chunk);
-  o.pack_window = static_cast<size_t>(window);
-  o.max_shard_bytes = static_cast<uint64_t>(max_mb) << 20;
+  o.threads = static_cast<int>(cfg->GetInt("build.threads"));
+  o.chunk_lines = static_cast<size_t>(cfg->GetInt("build.chunk_lines"));
+  o.pack_window = static_cast<size_t>(cfg->GetInt("build.pack_window"));
+  o.max_shard_bytes = static_cast<uint64_t>(cfg->GetInt("build.max_shard_mb")) << 20;
   // The manifest records the config minus what cannot change the shards (output folder, thread count), so
   // builds that differ only in those give byte-identical manifests.
   o.config = config::ToJson(*cfg);

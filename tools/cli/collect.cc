@@ -56,45 +56,62 @@ int Fail(const std::string& message) {
 }
 
 config::Schema CollectSchema() {
+  using config::AtLeast;
+  using config::Closed;
   const collect::CollectOptions d;
+  const config::Range kInt32 = Closed(1, std::numeric_limits<int32_t>::max());  // options narrow these to int
+  const config::Range kSeconds = Closed(0, 1e7, "seconds");  // ×1000 to milliseconds must not overflow
   config::Schema s{"collect", {}};
   auto& e = s.entries;
-  e.push_back(config::RequiredKey("collect.prompts", ValueType::kPath, "prompts JSONL ({id?, prompt | messages, answer?, …})"));
-  e.push_back(config::RequiredKey("collect.out", ValueType::kPath, "traces JSONL, appended to (resume skips keys already in it)"));
+  e.push_back(config::RequiredKey("collect.prompts", ValueType::kPath,
+                                  "prompts JSONL ({id?, prompt | messages, answer?, …})"));
+  e.push_back(config::RequiredKey("collect.out", ValueType::kPath,
+                                  "traces JSONL, appended to (resume skips keys already in it)"));
   e.push_back(Key("collect.failures", ValueType::kPath, std::string(), "failures JSONL; empty: <out>.failures.jsonl"));
   e.push_back(config::RequiredKey("collect.endpoint.base_url", ValueType::kString,
                                   "OpenAI-compatible base URL (POST {base}/v1/chat/completions)"));
   e.push_back(config::RequiredKey("collect.endpoint.model", ValueType::kString, "model name sent to the endpoint"));
   e.push_back(Key("collect.endpoint.api_key_env", ValueType::kString, std::string(),
                   "NAME of the environment variable holding the API key (sent as Bearer); never the key itself"));
-  e.push_back(config::EnumKey("collect.endpoint.dialect", {"auto", "deepseek", "vllm", "llamacpp", "ollama", "openai"},
-                              "auto", "recorded in traces; every dialect is parsed either way"));
+  e.push_back(config::EnumKey("collect.endpoint.dialect",
+                              {"auto", "deepseek", "vllm", "llamacpp", "ollama", "openai"}, "auto",
+                              "recorded in traces; every dialect is parsed either way"));
   e.push_back(Key("collect.endpoint.stream", ValueType::kBool, d.stream, "stream responses (SSE)"));
-  e.push_back(Key("collect.sampling.temperature", ValueType::kFloat, d.temperature, "DeepSeek-R1: 0.6 (0.5-0.7)"));
-  e.push_back(Key("collect.sampling.top_p", ValueType::kFloat, d.top_p, "DeepSeek-R1: 0.95"));
-  e.push_back(Key("collect.sampling.max_tokens", ValueType::kInt, d.max_tokens, "max new tokens per response"));
+  e.push_back(Key("collect.sampling.temperature", ValueType::kFloat, d.temperature, "DeepSeek-R1: 0.6 (0.5-0.7)",
+                  AtLeast(0)));
+  e.push_back(Key("collect.sampling.top_p", ValueType::kFloat, d.top_p, "DeepSeek-R1: 0.95",
+                  config::OpenClosed(0, 1)));
+  e.push_back(Key("collect.sampling.max_tokens", ValueType::kInt, d.max_tokens, "max new tokens per response",
+                  AtLeast(1)));
   e.push_back(Key("collect.sampling.seed", ValueType::kInt, int64_t{-1},
-                  "when >= 0, each request sends a seed derived from it and the key"));
-  e.push_back(Key("collect.samples", ValueType::kInt, int64_t{d.samples}, "responses per prompt"));
+                  "when >= 0, each request sends a seed derived from it and the key", AtLeast(-1, "-1 = none")));
+  e.push_back(Key("collect.samples", ValueType::kInt, int64_t{d.samples}, "responses per prompt", kInt32));
   e.push_back(Key("collect.instruction_suffix", ValueType::kString, std::string(),
                   "appended (after a newline) to the last user turn"));
   e.push_back(Key("collect.shard", ValueType::kString, std::string("0/1"), "i/N: keep prompts whose id hashes to i"));
-  e.push_back(Key("collect.limit", ValueType::kInt, int64_t{0}, "collect at most this many prompts (0 = all)"));
-  e.push_back(Key("collect.concurrency", ValueType::kInt, int64_t{d.limits.max_in_flight}, "requests in flight"));
-  e.push_back(Key("collect.rate.requests_per_min", ValueType::kFloat, 0.0, "client-side request budget (0 = none)"));
-  e.push_back(Key("collect.rate.tokens_per_min", ValueType::kFloat, 0.0, "client-side token budget (0 = none)"));
-  e.push_back(Key("collect.rate.burst", ValueType::kFloat, 0.0, "request burst (0 = one second's worth)"));
-  e.push_back(Key("collect.timeouts.connect_s", ValueType::kFloat, d.timeouts.connect_ms / 1000.0, "TCP/TLS connect"));
+  e.push_back(Key("collect.limit", ValueType::kInt, int64_t{0}, "collect at most this many prompts (0 = all)",
+                  AtLeast(0, "0 = all")));
+  e.push_back(Key("collect.concurrency", ValueType::kInt, int64_t{d.limits.max_in_flight}, "requests in flight",
+                  kInt32));
+  e.push_back(Key("collect.rate.requests_per_min", ValueType::kFloat, 0.0, "client-side request budget (0 = none)",
+                  AtLeast(0, "0 = none")));
+  e.push_back(Key("collect.rate.tokens_per_min", ValueType::kFloat, 0.0, "client-side token budget (0 = none)",
+                  AtLeast(0, "0 = none")));
+  e.push_back(Key("collect.rate.burst", ValueType::kFloat, 0.0, "request burst (0 = one second's worth)",
+                  AtLeast(0, "0 = one second's worth")));
+  e.push_back(Key("collect.timeouts.connect_s", ValueType::kFloat, d.timeouts.connect_ms / 1000.0, "TCP/TLS connect",
+                  kSeconds));
   e.push_back(Key("collect.timeouts.first_byte_s", ValueType::kFloat, d.timeouts.first_byte_ms / 1000.0,
-                  "request sent to first response byte"));
+                  "request sent to first response byte", kSeconds));
   e.push_back(Key("collect.timeouts.idle_s", ValueType::kFloat, d.timeouts.idle_ms / 1000.0,
-                  "longest silence mid-response"));
+                  "longest silence mid-response", kSeconds));
   e.push_back(Key("collect.timeouts.total_s", ValueType::kFloat, d.timeouts.total_ms / 1000.0,
-                  "whole request (0 = none)"));
+                  "whole request (0 = none)", kSeconds));
   e.push_back(Key("collect.retry.max_attempts", ValueType::kInt, int64_t{d.max_attempts},
-                  "attempts per (prompt, sample) before a failure line"));
-  e.push_back(Key("collect.retry.backoff_base_s", ValueType::kFloat, d.backoff.base_s, "first retry delay (jittered)"));
-  e.push_back(Key("collect.retry.backoff_max_s", ValueType::kFloat, d.backoff.max_s, "retry delay cap"));
+                  "attempts per (prompt, sample) before a failure line", kInt32));
+  e.push_back(Key("collect.retry.backoff_base_s", ValueType::kFloat, d.backoff.base_s, "first retry delay (jittered)",
+                  kSeconds));
+  e.push_back(Key("collect.retry.backoff_max_s", ValueType::kFloat, d.backoff.max_s, "retry delay cap", kSeconds));
   e.push_back(Key("collect.seed", ValueType::kInt, int64_t{0}, "drives retry jitter"));
   e.push_back(Key("collect.require_reasoning", ValueType::kBool, d.require_reasoning,
                   "retry (then fail) 200s without reasoning"));
@@ -103,14 +120,18 @@ config::Schema CollectSchema() {
   e.push_back(Key("collect.verify", ValueType::kBool, d.verify,
                   "verify each trace as it arrives (distill verify's checks, defaults, no de-dup) and write the "
                   "verdict into its line as \"verify\"; every trace is still kept"));
-  e.push_back(Key("collect.fsync.every_lines", ValueType::kInt, int64_t{d.log.fsync_every_lines}, "fsync batch size"));
-  e.push_back(Key("collect.fsync.every_s", ValueType::kFloat, d.log.fsync_every_s, "fsync at least this often"));
-  e.push_back(Key("collect.price.input_per_m", ValueType::kFloat, 0.0, "price per million prompt tokens (cost estimate)"));
+  e.push_back(Key("collect.fsync.every_lines", ValueType::kInt, int64_t{d.log.fsync_every_lines}, "fsync batch size",
+                  Closed(0, std::numeric_limits<int32_t>::max())));
+  e.push_back(Key("collect.fsync.every_s", ValueType::kFloat, d.log.fsync_every_s, "fsync at least this often",
+                  kSeconds));
+  e.push_back(Key("collect.price.input_per_m", ValueType::kFloat, 0.0,
+                  "price per million prompt tokens (cost estimate)", AtLeast(0)));
   e.push_back(Key("collect.price.output_per_m", ValueType::kFloat, 0.0,
-                  "price per million completion tokens (cost estimate)"));
+                  "price per million completion tokens (cost estimate)", AtLeast(0)));
   e.push_back(config::EnumKey("collect.progress", {"auto", "bar", "lines", "off"}, "auto",
                               "auto: a bar on a TTY, periodic lines otherwise"));
-  e.push_back(Key("collect.progress_interval_s", ValueType::kFloat, d.progress_interval_s, "seconds between lines"));
+  e.push_back(Key("collect.progress_interval_s", ValueType::kFloat, d.progress_interval_s, "seconds between lines",
+                  kSeconds));
   return s;
 }
 
@@ -128,43 +149,28 @@ absl::StatusOr<collect::CollectOptions> OptionsFrom(const config::Config& c) {
   o.top_p = c.GetDouble("collect.sampling.top_p");
   o.max_tokens = c.GetInt("collect.sampling.max_tokens");
   if (int64_t seed = c.GetInt("collect.sampling.seed"); seed >= 0) o.seed = seed;
-  // Int keys the options hold as int: checked on the int64 read, before narrowing could wrap 2^32 + 1 to 1.
-  std::string problem;
-  auto narrow = [&](const char* key, int64_t lo) {
-    const int64_t v = c.GetInt(key);
-    if ((v < lo || v > std::numeric_limits<int32_t>::max()) && problem.empty()) {
-      problem = absl::StrCat(key, ": expected ", lo, " ≤ x ≤ 2147483647, got ", v);
-    }
-    return static_cast<int>(std::clamp<int64_t>(v, lo, std::numeric_limits<int32_t>::max()));
-  };
-  o.samples = narrow("collect.samples", 1);
+  o.samples = static_cast<int>(c.GetInt("collect.samples"));  // int32-bounded by the schema, like the rest
   o.instruction_suffix = c.GetString("collect.instruction_suffix");
   if (absl::Status s = collect::ParseShard(c.GetString("collect.shard"), &o.shard_index, &o.shard_count); !s.ok())
     return s;
   o.limit_prompts = c.GetInt("collect.limit");
-  o.limits.max_in_flight = narrow("collect.concurrency", 1);
+  o.limits.max_in_flight = static_cast<int>(c.GetInt("collect.concurrency"));
   o.limits.requests_per_min = c.GetDouble("collect.rate.requests_per_min");
   o.limits.tokens_per_min = c.GetDouble("collect.rate.tokens_per_min");
   o.limits.request_burst = c.GetDouble("collect.rate.burst");
-  auto ms = [&](const char* key) {
-    const double seconds = c.GetDouble(key);
-    if (!(seconds >= 0 && seconds <= 1e7) && problem.empty()) {
-      problem = absl::StrCat(key, ": expected 0 ≤ x ≤ 10000000 seconds, got ", seconds);
-    }
-    return static_cast<int64_t>(std::clamp(seconds, 0.0, 1e7) * 1000.0);
-  };
+  const auto ms = [&](const char* key) { return static_cast<int64_t>(c.GetDouble(key) * 1000.0); };
   o.timeouts.connect_ms = ms("collect.timeouts.connect_s");
   o.timeouts.first_byte_ms = ms("collect.timeouts.first_byte_s");
   o.timeouts.idle_ms = ms("collect.timeouts.idle_s");
   o.timeouts.total_ms = ms("collect.timeouts.total_s");
-  o.max_attempts = narrow("collect.retry.max_attempts", 1);
+  o.max_attempts = static_cast<int>(c.GetInt("collect.retry.max_attempts"));
   o.backoff.base_s = c.GetDouble("collect.retry.backoff_base_s");
   o.backoff.max_s = c.GetDouble("collect.retry.backoff_max_s");
   o.backoff.seed = static_cast<uint64_t>(c.GetInt("collect.seed"));
   o.require_reasoning = c.GetBool("collect.require_reasoning");
   o.accept_length = c.GetBool("collect.accept_length");
   o.verify = c.GetBool("collect.verify");
-  o.log.fsync_every_lines = narrow("collect.fsync.every_lines", 0);
+  o.log.fsync_every_lines = static_cast<int>(c.GetInt("collect.fsync.every_lines"));
   o.log.fsync_every_s = c.GetDouble("collect.fsync.every_s");
   o.price_input_per_m = c.GetDouble("collect.price.input_per_m");
   o.price_output_per_m = c.GetDouble("collect.price.output_per_m");
@@ -174,8 +180,6 @@ absl::StatusOr<collect::CollectOptions> OptionsFrom(const config::Config& c) {
                : p == "off"   ? collect::ProgressMode::kOff
                               : collect::ProgressMode::kAuto;
   o.progress_interval_s = c.GetDouble("collect.progress_interval_s");
-  if (!problem.empty()) return absl::InvalidArgumentError(problem);
-  if (o.max_tokens < 1) return absl::InvalidArgumentError("collect.sampling.max_tokens: expected >= 1");
   return o;
 }
 

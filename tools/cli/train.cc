@@ -75,9 +75,7 @@ int RunTrain(const TrainFlags& flags) {
       flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config);
   auto cfg = config::LoadConfig(config::TrainSchema(), config_path, flags.overrides);
   if (!cfg.ok()) return Fail(std::string(cfg.status().message()));
-  auto options = config::TrainOptionsFromConfig(*cfg);
-  if (!options.ok()) return Fail(std::string(options.status().message()));
-  trainer::TrainOptions& o = *options;
+  trainer::TrainOptions o = config::TrainOptionsFromConfig(*cfg);
   o.resume = flags.resume;
 
   std::string chat_template;

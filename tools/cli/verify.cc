@@ -37,6 +37,9 @@ int Fail(const std::string& message) {
 
 config::Schema VerifySchema() {
   const data::FilterOptions f;
+  const config::Range kShare = config::Closed(0, 1);
+  const config::Range kCount = config::AtLeast(0);
+  const config::Range kCountOrOff = config::AtLeast(0, "0 = off");
   config::Schema s{"verify", {}};
   auto& e = s.entries;
   e.push_back(config::RequiredKey("verify.input", ValueType::kPath, "traces JSONL to verify"));
@@ -44,7 +47,8 @@ config::Schema VerifySchema() {
                   "output folder (created); empty: 'verified' beside the input"));
   e.push_back(Key("verify.decontaminate", ValueType::kPathList, std::vector<std::string>{},
                   "eval JSONL files (\"problem\" or \"prompt\" per line) whose n-grams prompts must not share"));
-  e.push_back(Key("verify.decontaminate_ngram", ValueType::kInt, int64_t{13}, "n of the decontamination n-grams"));
+  e.push_back(Key("verify.decontaminate_ngram", ValueType::kInt, int64_t{13}, "n of the decontamination n-grams",
+                  config::Closed(1, 1000)));
   e.push_back(
       Key("verify.dedup", ValueType::kBool, true, "drop exact duplicates (normalised text), keeping the first"));
   e.push_back(Key("verify.grade", ValueType::kBool, true, "grade answers against ground_truth when present"));
@@ -56,28 +60,29 @@ config::Schema VerifySchema() {
   e.push_back(Key("verify.use_usage_reasoning_tokens", ValueType::kBool, true,
                   "apply the token length bounds to usage.reasoning_tokens when reported"));
   e.push_back(Key("verify.filters.max_foreign_script_share", ValueType::kFloat, f.max_foreign_script_share,
-                  "language mixing: max share of letters in scripts unlike the prompt's"));
+                  "language mixing: max share of letters in scripts unlike the prompt's", kShare));
   e.push_back(Key("verify.filters.min_foreign_letters", ValueType::kInt, f.min_foreign_letters,
-                  "language mixing: foreign letters needed before rejecting"));
-  e.push_back(Key("verify.filters.ngram_size", ValueType::kInt, int64_t{f.ngram_size}, "repetition: word n-gram size"));
+                  "language mixing: foreign letters needed before rejecting", kCount));
+  e.push_back(Key("verify.filters.ngram_size", ValueType::kInt, int64_t{f.ngram_size}, "repetition: word n-gram size",
+                  config::Closed(1, 64)));
   e.push_back(Key("verify.filters.max_repeated_ngram_share", ValueType::kFloat, f.max_repeated_ngram_share,
-                  "repetition: max share of repeated n-grams"));
+                  "repetition: max share of repeated n-grams", kShare));
   e.push_back(Key("verify.filters.min_words_for_ngram", ValueType::kInt, f.min_words_for_ngram,
-                  "repetition: words needed before the n-gram check runs"));
+                  "repetition: words needed before the n-gram check runs", kCount));
   e.push_back(Key("verify.filters.max_unit_repeats", ValueType::kInt, f.max_unit_repeats,
-                  "repetition: max occurrences of one line or paragraph"));
+                  "repetition: max occurrences of one line or paragraph", config::AtLeast(1)));
   e.push_back(Key("verify.filters.min_repeated_unit_chars", ValueType::kInt, f.min_repeated_unit_chars,
-                  "repetition: shortest line/paragraph counted"));
+                  "repetition: shortest line/paragraph counted", kCount));
   e.push_back(Key("verify.filters.min_reasoning_chars", ValueType::kInt, f.min_reasoning_chars,
-                  "min reasoning length in code points (0 = off)"));
+                  "min reasoning length in code points (0 = off)", kCountOrOff));
   e.push_back(Key("verify.filters.max_reasoning_chars", ValueType::kInt, f.max_reasoning_chars,
-                  "max reasoning length in code points (0 = off)"));
+                  "max reasoning length in code points (0 = off)", kCountOrOff));
   e.push_back(Key("verify.filters.min_reasoning_tokens", ValueType::kInt, f.min_reasoning_tokens,
-                  "min reasoning tokens (0 = off)"));
+                  "min reasoning tokens (0 = off)", kCountOrOff));
   e.push_back(Key("verify.filters.max_reasoning_tokens", ValueType::kInt, f.max_reasoning_tokens,
-                  "max reasoning tokens (0 = off)"));
+                  "max reasoning tokens (0 = off)", kCountOrOff));
   e.push_back(Key("verify.filters.max_paragraph_chars", ValueType::kInt, f.max_paragraph_chars,
-                  "readability: longest paragraph in code points (0 = off)"));
+                  "readability: longest paragraph in code points (0 = off)", kCountOrOff));
   e.push_back(Key("verify.filters.reject_code_blocks", ValueType::kBool, f.reject_code_blocks_in_non_code,
                   "reject fenced code blocks in non-code tasks"));
   return s;
@@ -88,7 +93,7 @@ absl::StatusOr<data::VerifyOptions> OptionsFrom(const config::Config& c) {
   data::FilterOptions& f = o.filters;
   f.max_foreign_script_share = c.GetDouble("verify.filters.max_foreign_script_share");
   f.min_foreign_letters = c.GetInt("verify.filters.min_foreign_letters");
-  f.ngram_size = static_cast<int>(c.GetInt("verify.filters.ngram_size"));
+  f.ngram_size = static_cast<int>(c.GetInt("verify.filters.ngram_size"));  // 1..64 by the schema
   f.max_repeated_ngram_share = c.GetDouble("verify.filters.max_repeated_ngram_share");
   f.min_words_for_ngram = c.GetInt("verify.filters.min_words_for_ngram");
   f.max_unit_repeats = c.GetInt("verify.filters.max_unit_repeats");
@@ -99,9 +104,6 @@ absl::StatusOr<data::VerifyOptions> OptionsFrom(const config::Config& c) {
   f.max_reasoning_tokens = c.GetInt("verify.filters.max_reasoning_tokens");
   f.max_paragraph_chars = c.GetInt("verify.filters.max_paragraph_chars");
   f.reject_code_blocks_in_non_code = c.GetBool("verify.filters.reject_code_blocks");
-  if (f.ngram_size < 1 || f.ngram_size > 64) {
-    return absl::InvalidArgumentError("verify.filters.ngram_size: expected 1..64");
-  }
   o.grade = c.GetBool("verify.grade");
   o.require_ground_truth = c.GetBool("verify.require_ground_truth");
   o.dedup = c.GetBool("verify.dedup");
@@ -165,9 +167,8 @@ int RunVerify(const VerifyFlags& flags) {
   paths.rejected = (out / "rejected.jsonl").string();
   paths.report = (out / "verify_report.json").string();
 
-  const int64_t ngram = cfg->GetInt("verify.decontaminate_ngram");
-  if (ngram < 1 || ngram > 1000) return Fail("verify.decontaminate_ngram: expected 1..1000");
-  auto eval = data::LoadEvalSet(cfg->GetStringList("verify.decontaminate"), static_cast<int>(ngram));
+  const int ngram = static_cast<int>(cfg->GetInt("verify.decontaminate_ngram"));  // 1..1000 by the schema
+  auto eval = data::LoadEvalSet(cfg->GetStringList("verify.decontaminate"), ngram);
   if (!eval.ok()) return Fail(std::string(eval.status().message()));
   const size_t eval_texts = eval->sources.size();
 

@@ -134,6 +134,47 @@ std::string FormatDouble(double v) {
   return s;
 }
 
+bool InRange(const Range& range, double v) {
+  if (range.min && (range.min_exclusive ? v <= *range.min : v < *range.min)) return false;
+  if (range.max && (range.max_exclusive ? v >= *range.max : v > *range.max)) return false;
+  return true;
+}
+
+bool InRange(const Range& range, int64_t v) {
+  // Compared as integers: CheckRange keeps an int key's bounds exact integers within ±2^53, while v may not be.
+  const auto bound = [](double b) { return static_cast<int64_t>(b); };
+  if (range.min && (range.min_exclusive ? v <= bound(*range.min) : v < bound(*range.min))) return false;
+  if (range.max && (range.max_exclusive ? v >= bound(*range.max) : v > bound(*range.max))) return false;
+  return true;
+}
+
+absl::Status CheckRange(const SchemaEntry& e) {
+  const Range& r = e.range;
+  if (!r.min && !r.max) return absl::OkStatus();
+  if (e.type != ValueType::kInt && e.type != ValueType::kFloat) {
+    return absl::InternalError(absl::StrCat("a range on a ", TypeName(e.type), " key"));
+  }
+  for (const std::optional<double>& bound : {r.min, r.max}) {
+    if (!bound) continue;
+    if (!std::isfinite(*bound)) return absl::InternalError("a bound that is not finite");
+    if (e.type == ValueType::kInt && (std::trunc(*bound) != *bound || std::fabs(*bound) > 0x1p53)) {
+      return absl::InternalError(absl::StrCat("bound ", *bound, " of an int key is not an integer below 2^53"));
+    }
+  }
+  if (r.min && r.max && (*r.min > *r.max || (*r.min == *r.max && (r.min_exclusive || r.max_exclusive)))) {
+    return absl::InternalError(absl::StrCat("empty range ", RangeText(r)));
+  }
+  if (e.default_value) {
+    const Value& v = *e.default_value;
+    const bool is_int = e.type == ValueType::kInt;
+    if (is_int ? !InRange(r, std::get<int64_t>(v)) : !InRange(r, std::get<double>(v))) {
+      return absl::InternalError(absl::StrCat("default ", is_int ? absl::StrCat(std::get<int64_t>(v))
+                                                                 : FormatDouble(std::get<double>(v)),
+                                              " is outside ", RangeText(r)));
+    }
+  }
+  return absl::OkStatus();
+}
 
 bool ValueMatchesType(const Value& v, ValueType t) {
   switch (t) {
@@ -205,6 +246,11 @@ void EmitYaml(const Config& config, const std::vector<size_t>& indices, size_t p
         if (first.type == ValueType::kEnum) {
           absl::StrAppend(&doc, doc.empty() ? "" : " ", "(one of: ", absl::StrJoin(first.allowed, ", "), ")");
         }
+        Range bounds = first.range;
+        bounds.note.clear();  // the doc explains special values already
+        if (const std::string range = RangeText(bounds); !range.empty()) {
+          absl::StrAppend(&doc, doc.empty() ? "" : "; ", range);
+        }
         if (!doc.empty()) absl::StrAppend(out, pad, "# ", doc, "\n");
       }
       absl::StrAppend(out, pad, FormatKey(name), ": ", FormatValue(config.values[group[0]]), "\n");
@@ -222,22 +268,45 @@ absl::Status ErrnoError(const std::string& what, const std::string& path) {
 }  // namespace
 
 
-SchemaEntry Key(std::string key, ValueType type, Value default_value, std::string doc) {
+Range AtLeast(double lo, std::string note) { return Range{lo, std::nullopt, false, false, std::move(note)}; }
+Range Above(double lo, std::string note) { return Range{lo, std::nullopt, true, false, std::move(note)}; }
+Range Closed(double lo, double hi, std::string note) { return Range{lo, hi, false, false, std::move(note)}; }
+Range ClosedOpen(double lo, double hi, std::string note) { return Range{lo, hi, false, true, std::move(note)}; }
+Range OpenClosed(double lo, double hi, std::string note) { return Range{lo, hi, true, false, std::move(note)}; }
+
+std::string RangeText(const Range& range) {
+  const auto number = [](double v) {  // integers in full, others in shortest round-trip form
+    return std::trunc(v) == v && std::fabs(v) < 1e18 ? absl::StrCat(static_cast<int64_t>(v)) : FormatDouble(v);
+  };
+  std::string text;
+  if (range.min && range.max) {
+    text = absl::StrCat(number(*range.min), range.min_exclusive ? " < x " : " ≤ x ",
+                        range.max_exclusive ? "< " : "≤ ", number(*range.max));
+  } else if (range.min) {
+    text = absl::StrCat(range.min_exclusive ? "> " : "≥ ", number(*range.min));
+  } else if (range.max) {
+    text = absl::StrCat(range.max_exclusive ? "< " : "≤ ", number(*range.max));
+  }
+  if (!text.empty() && !range.note.empty()) absl::StrAppend(&text, " (", range.note, ")");
+  return text;
+}
+
+SchemaEntry Key(std::string key, ValueType type, Value default_value, std::string doc, Range range) {
   if (type == ValueType::kFloat && std::holds_alternative<int64_t>(default_value)) {
     default_value = static_cast<double>(std::get<int64_t>(default_value));
   }
-  return SchemaEntry{std::move(key), type, std::move(default_value), std::move(doc), {}};
+  return SchemaEntry{std::move(key), type, std::move(default_value), std::move(doc), {}, std::move(range)};
 }
 
-SchemaEntry RequiredKey(std::string key, ValueType type, std::string doc) {
-  return SchemaEntry{std::move(key), type, std::nullopt, std::move(doc), {}};
+SchemaEntry RequiredKey(std::string key, ValueType type, std::string doc, Range range) {
+  return SchemaEntry{std::move(key), type, std::nullopt, std::move(doc), {}, std::move(range)};
 }
 
 SchemaEntry EnumKey(std::string key, std::vector<std::string> allowed, std::optional<std::string> default_value,
                     std::string doc) {
   std::optional<Value> def;
   if (default_value) def = Value(std::move(*default_value));
-  return SchemaEntry{std::move(key), ValueType::kEnum, std::move(def), std::move(doc), std::move(allowed)};
+  return SchemaEntry{std::move(key), ValueType::kEnum, std::move(def), std::move(doc), std::move(allowed), {}};
 }
 
 absl::Status ValidateSchema(const Schema& schema) {
@@ -271,6 +340,7 @@ absl::Status ValidateSchema(const Schema& schema) {
     if (e.type == ValueType::kFloat && e.default_value && !std::isfinite(std::get<double>(*e.default_value))) {
       return fail(e.key, "default is not finite");
     }
+    if (absl::Status st = CheckRange(e); !st.ok()) return fail(e.key, std::string(st.message()));
   }
   for (const auto& section : Sections(schema.entries)) {
     if (keys.count(section) > 0) return fail(section, "is both a key and a section of other keys");

@@ -24,13 +24,34 @@ namespace distill::config {
 //  kBool: true/false (also True/TRUE/False/FALSE). kInt: 64-bit decimal integer. kFloat: finite number (ints
 //  accepted). kString: any scalar (on the command line, text that is not a YAML scalar, like "a: b", is taken
 //  verbatim). kPath: a string; a relative path is resolved against the folder of the config file it came from
-//  (overrides and defaults: the current directory) and normalised; empty means unset and stays empty. kStringList / kPathList: a sequence of scalars (a single scalar is a one-element list;
-//  kPathList resolves each element like kPath). kEnum: a string from SchemaEntry::allowed.
+//  (overrides and defaults: the current directory) and normalised; empty means unset and stays empty.
+//  kStringList / kPathList: a sequence of scalars (a single scalar is a one-element list; kPathList resolves each
+//  element like kPath). kEnum: a string from SchemaEntry::allowed.
 enum class ValueType { kBool, kInt, kFloat, kString, kPath, kStringList, kPathList, kEnum };
 
 // A value: bool (kBool), int64_t (kInt), double (kFloat), string (kString, kPath, kEnum), list (kStringList,
 // kPathList).
 using Value = std::variant<bool, int64_t, double, std::string, std::vector<std::string>>;
+
+// Bounds on a kInt or kFloat value, checked by LoadConfig where the value is read, so a value out of range is
+// named with its file:line:column or override like a type error. An unset side is unbounded; an exclusive side
+// excludes the bound itself. `note` follows the expected range in messages and docs ("0 ≤ x ≤ 4096 (0 = auto)").
+// Bounds are doubles: an int key's bounds must be integers of magnitude ≤ 2^53.
+struct Range {
+  std::optional<double> min, max;
+  bool min_exclusive = false, max_exclusive = false;
+  std::string note;
+};
+
+// Range shorthands: x ≥ lo; x > lo; lo ≤ x ≤ hi; lo ≤ x < hi; lo < x ≤ hi.
+Range AtLeast(double lo, std::string note = {});
+Range Above(double lo, std::string note = {});
+Range Closed(double lo, double hi, std::string note = {});
+Range ClosedOpen(double lo, double hi, std::string note = {});
+Range OpenClosed(double lo, double hi, std::string note = {});
+
+// The expected-value text of a range, as in messages: "0 < x ≤ 1", "≥ 1 (0 = off)"; empty for no bounds.
+std::string RangeText(const Range& range);
 
 // One key a verb accepts. `default_value` nullopt means required. Relative default paths resolve against the
 // current directory, so a resolved config holds only absolute paths (or empty = unset).
@@ -40,6 +61,7 @@ struct SchemaEntry {
   std::optional<Value> default_value;
   std::string doc;                   // one line, written as a comment by ToYaml
   std::vector<std::string> allowed;  // kEnum only
+  Range range;                       // kInt and kFloat only; the default must lie in it
 };
 
 // A verb's keys, in the order ToYaml writes them. `name` (e.g. "train") appears in schema errors.
@@ -49,13 +71,14 @@ struct Schema {
 };
 
 // Shorthands for schema declarations.
-SchemaEntry Key(std::string key, ValueType type, Value default_value, std::string doc);
-SchemaEntry RequiredKey(std::string key, ValueType type, std::string doc);
+SchemaEntry Key(std::string key, ValueType type, Value default_value, std::string doc, Range range = {});
+SchemaEntry RequiredKey(std::string key, ValueType type, std::string doc, Range range = {});
 SchemaEntry EnumKey(std::string key, std::vector<std::string> allowed, std::optional<std::string> default_value,
                     std::string doc);
 
-// Checks a schema: well-formed unique keys, no key nested under another, defaults of the declared type, enum
-// defaults among the allowed values. LoadConfig calls it; an error here is a programming error in the verb.
+// Checks a schema: well-formed unique keys, no key nested under another, defaults of the declared type, enum defaults
+// among the allowed values, ranges only on numbers, non-empty and holding their defaults. LoadConfig calls it; an error
+// here is a programming error in the verb.
 absl::Status ValidateSchema(const Schema& schema);
 
 // A resolved configuration: one value per schema entry, in schema order.
@@ -80,17 +103,17 @@ struct Config {
 };
 
 // Loads `config_path` (when given) and applies `overrides` ("key=value", value parsed as a YAML scalar or flow
-// sequence, later overrides win) on top of the schema defaults. Rejects, naming key and file:line:col or the
-// override: unknown keys (with a "did you mean" suggestion), duplicate keys, type errors, enum values not
-// allowed, missing required keys, malformed YAML, more than one YAML document, a top level that is not a mapping.
-// All problems found are reported together (one per line) as InvalidArgument; a missing file is NotFound.
-// Never throws.
+// sequence, later overrides win) on top of the schema defaults. Rejects, naming key and file:line:col or the override:
+// unknown keys (with a "did you mean" suggestion), duplicate keys, type errors, enum values not allowed, numbers
+// outside their Range ("key 'k': expected 0 < x ≤ 1, got 2"), missing required keys, malformed YAML, more than one YAML
+// document, a top level that is not a mapping. All problems found are reported together (one per line) as
+// InvalidArgument; a missing file is NotFound. Never throws.
 absl::StatusOr<Config> LoadConfig(const Schema& schema, const std::optional<std::string>& config_path,
                                   const std::vector<std::string>& overrides);
 
 // YAML text of the config: nested mappings in schema order, strings double-quoted, floats in shortest
-// round-trip form; with `docs`, each key is preceded by "# doc" (and enum keys by their allowed values).
-// Deterministic; LoadConfig of the output (same schema) gives the same values.
+// round-trip form; with `docs`, each key is preceded by "# doc" (with enum keys' allowed values and numbers'
+// ranges). Deterministic; LoadConfig of the output (same schema) gives the same values.
 std::string ToYaml(const Config& config, bool docs = true);
 
 // The config as nested JSON objects (for manifests).

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "tools/config/config.h"
 
 namespace distill::config::internal {
@@ -30,5 +31,11 @@ std::string Quote(std::string_view s);
 std::string FormatDouble(double v);
 // True when the value's alternative fits the type.
 bool ValueMatchesType(const Value& v, ValueType t);
+// True when `v` lies within `range` (for an int key, compared exactly as integers).
+bool InRange(const Range& range, double v);
+bool InRange(const Range& range, int64_t v);
+// Checks an entry's range (a programming error when not OK): only on kInt/kFloat, finite, integer bounds on
+// kInt, not empty, and holding the default (whose type ValidateSchema has checked).
+absl::Status CheckRange(const SchemaEntry& e);
 
 }  // namespace distill::config::internal

@@ -130,6 +130,12 @@ std::optional<Value> Convert(const SchemaEntry& entry, const YAML::Node& node, c
     }
   }
   const std::string& s = node.Scalar();
+  // A number outside the entry's range, shown as written.
+  const auto out_of_range = [&]() {
+    *error = absl::StrCat("key '", entry.key, "': expected ", RangeText(entry.range), ", got ",
+                          s.size() > 60 ? s.substr(0, 57) + "..." : s);
+    return std::nullopt;
+  };
   switch (t) {
     case ValueType::kBool: {
       bool b = false;
@@ -139,11 +145,13 @@ std::optional<Value> Convert(const SchemaEntry& entry, const YAML::Node& node, c
     case ValueType::kInt: {
       int64_t v = 0;
       if (s.empty() || !absl::SimpleAtoi(s, &v)) return expected("an int");
+      if (!InRange(entry.range, v)) return out_of_range();
       return Value(v);
     }
     case ValueType::kFloat: {
       double v = 0;
       if (s.empty() || !absl::SimpleAtod(s, &v) || !std::isfinite(v)) return expected("a float");
+      if (!InRange(entry.range, v)) return out_of_range();
       return Value(v);
     }
     case ValueType::kString:

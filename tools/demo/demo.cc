@@ -246,12 +246,11 @@ absl::StatusOr<trainer::TrainReport> RunTraining(const DemoOptions& options, con
   auto config = config::LoadConfig(config::TrainSchema(),
                                    yaml.empty() ? std::nullopt : std::optional<std::string>(yaml), overrides);
   if (!config.ok()) return config.status();
-  auto train = config::TrainOptionsFromConfig(*config);
-  if (!train.ok()) return train.status();
+  trainer::TrainOptions train = config::TrainOptionsFromConfig(*config);
   (void)data::RemoveTree(out);  // a rerun starts its training afresh
   const int cores = options.threads > 0 ? options.threads
                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int64_t rows = train->micro_batch_rows;
+  const int64_t rows = train.micro_batch_rows;
   int ranks = static_cast<int>(std::min<int64_t>(cores, rows));
   while (ranks > 1 && rows % ranks != 0) --ranks;
   if (ranks > 1 && !options.trainer_binary.empty()) {
@@ -259,8 +258,8 @@ absl::StatusOr<trainer::TrainReport> RunTraining(const DemoOptions& options, con
     overrides.push_back(absl::StrCat("train.micro_batch_rows=", rows / ranks));
     return TrainInRanks(options.trainer_binary, yaml, overrides, out, ranks, stage);
   }
-  train->threads = options.threads;
-  return TrainInProcess(*train, stage);
+  train.threads = options.threads;
+  return TrainInProcess(std::move(train), stage);
 }
 
 }  // namespace
