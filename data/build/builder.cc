@@ -280,11 +280,20 @@ absl::StatusOr<BuildReport> BuildShards(const BuildOptions& options) {
     pad_id = model->eos_token_ids.front();
   }
 
+  // Every input must open before a previous build in `out` is replaced: a mistyped path must not cost its shards.
+  for (const std::string& input : options.inputs) {
+    if (auto in = data::LineReader::Open(input); !in.ok()) return in.status();
+  }
+
   std::error_code ec;
   fs::create_directories(options.out, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", options.out, ": ", ec.message()));
   // A previous build's manifest goes first (the folder is unfinished until the new one lands), then its shards.
   fs::remove(fs::path(options.out) / "manifest.json", ec);
+  if (!options.resolved_yaml.empty()) {
+    const std::string path = (fs::path(options.out) / "resolved.yaml").string();
+    if (auto s = shard::WriteFileAtomic(path, options.resolved_yaml); !s.ok()) return s;
+  }
   for (const auto& entry : fs::directory_iterator(options.out, ec)) {
     const std::string name = entry.path().filename().string();
     if ((name.rfind("train-", 0) == 0 || name.rfind("validation-", 0) == 0) &&

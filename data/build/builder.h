@@ -42,7 +42,9 @@ struct BuildOptions {
   // Text mode: special-token text (e.g. <|im_start|> in chat-formatted pretraining text) is encoded as the control
   // token, as HF's tokenizer(text) does, instead of refusing the line.
   bool text_specials = false;
-  std::string out;                  // shard folder (created; earlier shards and manifest there are replaced)
+  // Shard folder (created). Earlier shards and manifest there are replaced, but only once every input opens and the
+  // model's tokenizer and template load: a build that fails on those leaves the folder as it was.
+  std::string out;
   uint32_t seq_len = 4096;
   bool truncate = false;            // cut samples longer than seq_len instead of dropping them
   bool pack = true;                 // false: one sample per row
@@ -54,6 +56,7 @@ struct BuildOptions {
   size_t pack_window = 2048;
   uint64_t max_shard_bytes = shard::kDefaultMaxShardBytes;
   nlohmann::json config = nlohmann::json::object();  // recorded in the manifest as "config"
+  std::string resolved_yaml;  // when not empty, written as out/resolved.yaml at the moment the old build is replaced
   std::function<void(const BuildProgress&)> on_progress;  // optional; called on the calling thread
 };
 

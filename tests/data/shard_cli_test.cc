@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -84,6 +85,38 @@ TEST(ShardCli, BuildIsDeterministicAndWritesResolvedConfig) {
   EXPECT_EQ(m["seq_len"], 512);
   EXPECT_EQ(m["counts"]["bad_lines"], 1);
   EXPECT_EQ(m["config"]["build"]["pack_window"], 9);
+}
+
+// Property: a rebuild into a finished shard folder that fails before its first line (an input or a model folder that
+// does not exist, a value out of range) names the problem and leaves every file there with its bytes: manifest,
+// shards and resolved.yaml still describe the previous build.
+TEST(ShardCli, FailedRebuildKeepsThePreviousBuild) {
+  const fs::path dir = MakeInput();
+  const fs::path out = dir / "s";
+  const std::string input = (dir / "accepted.jsonl").string();
+  ASSERT_EQ(RunDistill(Cat("build ", input, " -m ", Model("qwen3"), " --seq-len 512 -o ", out.string())).exit_code, 0);
+  std::map<std::string, std::string> before;
+  for (const auto& e : fs::directory_iterator(out)) before[e.path().filename().string()] = ReadFile(e.path());
+  ASSERT_TRUE(before.count("manifest.json") && before.count("resolved.yaml"));
+  ASSERT_GE(before.size(), 3u);
+
+  const struct {
+    std::string args, named;
+  } failures[] = {
+      {Cat(input, " ", (dir / "missing.jsonl").string(), " -m ", Model("qwen3")), (dir / "missing.jsonl").string()},
+      {Cat(input, " -m ", (dir / "no-model").string()), (dir / "no-model").string()},
+      {Cat(input, " -m ", Model("qwen3"), " --seq-len 1"), "key 'build.seq_len': expected 2 ≤ x ≤ 16777216, got 1"},
+  };
+  for (const auto& f : failures) {
+    SCOPED_TRACE(f.args);
+    const Result r = RunDistill(Cat("build ", f.args, " -o ", out.string()));
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.out.find(f.named), std::string::npos) << r.out;
+    std::map<std::string, std::string> after;
+    for (const auto& e : fs::directory_iterator(out)) after[e.path().filename().string()] = ReadFile(e.path());
+    EXPECT_TRUE(after == before);
+  }
+  fs::remove_all(dir);
 }
 
 // Property: `distill build --text` turns {"text", "id"} lines into shards of kind "text" (config build.kind=text,

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -136,6 +137,25 @@ TEST_F(VerifyCli, Errors) {
   Result ignore = RunDistill("verify " + Path("traces.jsonl") + " 'verify.ignore=[nonsense]'");
   EXPECT_NE(ignore.exit_code, 0);
   EXPECT_NE(ignore.out.find("unknown reject code 'nonsense'"), std::string::npos) << ignore.out;
+}
+
+// Property: a rerun into a finished output folder that fails before verifying anything (an input that does not
+// exist, a bad eval file) leaves the previous run's four files with their bytes.
+TEST_F(VerifyCli, FailedRerunKeepsThePreviousOutputs) {
+  const fs::path out = dir_ / "kept";
+  ASSERT_EQ(RunDistill("verify " + Path("traces.jsonl") + " -o " + out.string()).exit_code, 0);
+  std::map<std::string, std::string> before;
+  for (const auto& e : fs::directory_iterator(out)) before[e.path().filename().string()] = ReadFile(e.path());
+  ASSERT_EQ(before.size(), 4u);
+  std::ofstream(dir_ / "bad_eval.jsonl") << "{\"q\": 1}\n";
+  for (const std::string& args : {Path("nope.jsonl"), Path("traces.jsonl") + " --decontaminate " +
+                                                          Path("bad_eval.jsonl")}) {
+    SCOPED_TRACE(args);
+    EXPECT_NE(RunDistill("verify " + args + " -o " + out.string()).exit_code, 0);
+    std::map<std::string, std::string> after;
+    for (const auto& e : fs::directory_iterator(out)) after[e.path().filename().string()] = ReadFile(e.path());
+    EXPECT_TRUE(after == before);
+  }
 }
 
 }  // namespace

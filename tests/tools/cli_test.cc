@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdlib>
@@ -99,28 +100,67 @@ TEST(Cli, BadInputIsNamed) {
 // (The train recipes are checked the same way by train_config_test.)
 TEST(Cli, ShippedCollectAndBuildRecipesLoad) {
   ::setenv("DEEPSEEK_API_KEY", "test-key", 1);  // the API recipe's key variable; no request is ever sent
+  const auto dir = std::filesystem::temp_directory_path() / ("distill-cli-recipes-" + std::to_string(::getpid()));
+  const std::string missing = (dir / "missing").string();  // never created: the inputs
+  const std::string out = (dir / "out").string();          // what a verb writes before it reads its inputs
   int recipes = 0;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(DISTILL_SOURCE_DIR) + "/configs")) {
     std::ifstream in(entry.path());
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::string args;
     if (text.starts_with("collect:") || text.find("\ncollect:") != std::string::npos) {
-      args = "collect collect.prompts=/nonexistent/prompts.jsonl collect.out=/nonexistent/traces.jsonl "
-             "collect.endpoint.base_url=http://127.0.0.1:1";
+      args = "collect collect.prompts=" + missing + "/prompts.jsonl collect.out=" + out +
+             "/traces.jsonl collect.endpoint.base_url=http://127.0.0.1:1";
     } else if (text.starts_with("build:") || text.find("\nbuild:") != std::string::npos) {
-      args = "build build.input=/nonexistent/traces.jsonl build.model=/nonexistent/model";
+      args = "build build.input=" + missing + "/traces.jsonl build.model=" + missing + "/model build.out=" + out;
     } else {
       continue;
     }
     SCOPED_TRACE(entry.path().filename().string());
     Result r = RunDistill(args + " -c '" + entry.path().string() + "'");
     EXPECT_NE(r.exit_code, 0) << r.out;
-    EXPECT_NE(r.out.find("/nonexistent"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(missing), std::string::npos) << r.out;
     EXPECT_EQ(r.out.find(".yaml:"), std::string::npos) << r.out;
     EXPECT_EQ(r.out.find("override #"), std::string::npos) << r.out;
     ++recipes;
   }
   EXPECT_GE(recipes, 3);  // collect-deepseek-api, collect-local, build-r1-distill
+  EXPECT_FALSE(std::filesystem::exists(missing));
+  std::filesystem::remove_all(dir);
+}
+
+// Property: --print-config on collect, build and verify prints the resolved config (recipe, overrides, flags and
+// defaults, with each key's doc and range) and exits 0 before reading any input or creating any output; the
+// printed YAML, passed back with -c, prints the same.
+TEST(Cli, PrintConfigShowsTheResolvedConfig) {
+  const std::string configs = std::string(DISTILL_SOURCE_DIR) + "/configs/";
+  const struct {
+    std::string args;
+    std::string expected;  // one key as printed, with its comment
+  } cases[] = {
+      {"build --print-config -c " + configs + "build-r1-distill.yaml /nonexistent/traces.jsonl -m /nonexistent/model "
+       "--threads 3",
+       "  # tokens per row; 2 ≤ x ≤ 16777216\n  seq_len: 16384\n"},
+      {"verify --print-config /nonexistent/traces.jsonl verify.filters.ngram_size=5",
+       "    # repetition: word n-gram size; 1 ≤ x ≤ 64\n    ngram_size: 5\n"},
+      {"collect --print-config -c " + configs + "collect-local.yaml collect.prompts=/nonexistent/prompts.jsonl "
+       "-o /nonexistent/out/traces.jsonl --max-tokens 2048",
+       "    # max new tokens per response; ≥ 1\n    max_tokens: 2048\n"},
+  };
+  const auto printed = std::filesystem::temp_directory_path() / "distill-cli-printed.yaml";
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.args);
+    Result r = RunDistill(c.args);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_NE(r.out.find(c.expected), std::string::npos) << r.out;
+    std::ofstream(printed) << r.out;
+    const std::string verb = c.args.substr(0, c.args.find(' '));
+    Result again = RunDistill(verb + " --print-config -c " + printed.string());
+    ASSERT_EQ(again.exit_code, 0) << again.out;
+    EXPECT_EQ(again.out, r.out);
+  }
+  EXPECT_FALSE(std::filesystem::exists("/nonexistent"));
+  std::filesystem::remove(printed);
 }
 
 }  // namespace

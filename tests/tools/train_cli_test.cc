@@ -242,6 +242,24 @@ TEST_F(TrainCli, RefusesNegativeLearningRate) {
   ExpectNoStep(out);
 }
 
+// Property: --print-config prints the resolved recipe (file, overrides and defaults, each key's doc and range) and
+// exits 0 without creating the run folder; the printed YAML, passed back with -c, prints the same.
+TEST_F(TrainCli, PrintConfigShowsTheResolvedRecipe) {
+  const fs::path out = *root_ / "run-print";
+  const DistillResult r = RunDistill(Cat("train --print-config -c ", DISTILL_SOURCE_DIR, "/configs/demo.yaml ",
+                                         "train.base_model=", Base().string(), " train.shards=", Shards().string(),
+                                         " train.out=", out.string(), " train.lr=3e-4"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("  # peak learning rate; 0 < x ≤ 1\n  lr: 3e-04\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  out: \"" + out.string() + "\"\n"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(out));
+  const fs::path printed = *root_ / "printed.yaml";
+  std::ofstream(printed) << r.out;
+  const DistillResult again = RunDistill(Cat("train --print-config -c ", printed.string()));
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(again.out, r.out);
+}
+
 // Property: an unknown key is refused, naming it, before any step.
 TEST_F(TrainCli, RefusesUnknownKey) {
   const fs::path out = *root_ / "run-foo";

@@ -34,6 +34,7 @@ struct BuildFlags {
   bool unpacked = false;
   bool text = false;
   bool quiet = false;
+  bool print_config = false;
 };
 
 int Fail(const std::string& message) {
@@ -103,6 +104,7 @@ int RunBuild(const BuildFlags& flags) {
       flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config);
   auto cfg = config::LoadConfig(BuildSchema(), config_path, overrides);
   if (!cfg.ok()) return Fail(std::string(cfg.status().message()));
+  if (flags.print_config) return std::fputs(config::ToYaml(*cfg).c_str(), stdout) < 0 ? 1 : 0;
 
   build::BuildOptions o;
   o.inputs = cfg->GetStringList("build.input");
@@ -130,12 +132,7 @@ int RunBuild(const BuildFlags& flags) {
     o.config["build"].erase("threads");
   }
 
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  if (ec) return Fail("cannot create output folder " + out.string() + ": " + ec.message());
-  if (auto s = config::WriteResolvedConfig(*cfg, (out / "resolved.yaml").string()); !s.ok()) {
-    return Fail(std::string(s.message()));
-  }
+  o.resolved_yaml = config::ToYaml(*cfg);
   ProgressLine progress("distill build", 0, "MB");
   build::BuildProgress last;
   auto describe = [](const build::BuildProgress& p) { return absl::StrCat(p.lines, " lines, ", p.samples, " samples"); };
@@ -179,6 +176,8 @@ VerbRun Setup(CLI::App& cmd) {
                "inputs are plain text, {\"text\": …, \"id\": …} per line: tokens + EOS, loss on every token "
                "(for train.mode=pretrain); no chat template");
   cmd.add_flag("-q,--quiet", flags->quiet, "do not print the summary");
+  cmd.add_flag("--print-config", flags->print_config,
+               "print the resolved config (every key, its doc and range) as YAML and exit");
   return [flags] { return RunBuild(*flags); };
 }
 

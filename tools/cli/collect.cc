@@ -44,7 +44,7 @@ struct CollectFlags {
   bool allow_no_reasoning = false;
   bool accept_length = false;
   bool verify = false;
-  std::vector<std::string> merge;
+  std::vector<std::string> merge;  bool print_config = false;
 };
 
 std::atomic<bool> g_cancel{false};
@@ -221,6 +221,7 @@ int RunCollectVerb(const CollectFlags& flags) {
   if (!cfg.ok()) return Fail(std::string(cfg.status().message()));
   auto options = OptionsFrom(*cfg);
   if (!options.ok()) return Fail(std::string(options.status().message()));
+  if (flags.print_config) return std::fputs(config::ToYaml(*cfg).c_str(), stdout) < 0 ? 1 : 0;
   std::filesystem::path out(options->out_path);
   if (out.has_parent_path()) {
     std::error_code ec;
@@ -285,6 +286,8 @@ VerbRun Setup(CLI::App& cmd) {
   opt("--price-out", "collect.price.output_per_m", "price per million completion tokens");
   opt("--progress", "collect.progress", "auto|bar|lines|off");
   opt("--progress-interval", "collect.progress_interval_s", "seconds between progress lines");
+  cmd.add_flag("--print-config", flags->print_config,
+               "print the resolved config (every key, its doc and range) as YAML and exit");
   cmd.add_flag("--no-stream", flags->no_stream, "non-streaming requests");
   cmd.add_flag("--math", flags->math, std::string("suffix = \"") + kMathSuffix + "\"");
   cmd.add_flag("--allow-no-reasoning", flags->allow_no_reasoning, "accept responses without reasoning");

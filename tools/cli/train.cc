@@ -32,6 +32,7 @@ struct TrainFlags {
   std::string config;
   bool resume = false;
   bool quiet = false;
+  bool print_config = false;
 };
 
 int Fail(const std::string& message) {
@@ -75,6 +76,7 @@ int RunTrain(const TrainFlags& flags) {
       flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config);
   auto cfg = config::LoadConfig(config::TrainSchema(), config_path, flags.overrides);
   if (!cfg.ok()) return Fail(std::string(cfg.status().message()));
+  if (flags.print_config) return std::fputs(config::ToYaml(*cfg).c_str(), stdout) < 0 ? 1 : 0;
   trainer::TrainOptions o = config::TrainOptionsFromConfig(*cfg);
   o.resume = flags.resume;
 
@@ -116,6 +118,8 @@ VerbRun Setup(CLI::App& cmd) {
   cmd.add_option("-c,--config", flags->config, "recipe YAML (configs/…)");
   cmd.add_flag("--resume", flags->resume, "continue from the latest complete checkpoint in train.out");
   cmd.add_flag("-q,--quiet", flags->quiet, "no progress bar or summary");
+  cmd.add_flag("--print-config", flags->print_config,
+               "print the resolved config (every key, its doc and range) as YAML and exit");
   return [flags] { return RunTrain(*flags); };
 }
 

@@ -27,7 +27,7 @@ struct VerifyFlags {
   std::string config;
   bool no_dedup = false;
   bool require_ground_truth = false;
-  bool quiet = false;
+  bool quiet = false;  bool print_config = false;
 };
 
 int Fail(const std::string& message) {
@@ -155,6 +155,7 @@ int RunVerify(const VerifyFlags& flags) {
   if (!cfg.ok()) return Fail(std::string(cfg.status().message()));
   auto options = OptionsFrom(*cfg);
   if (!options.ok()) return Fail(std::string(options.status().message()));
+  if (flags.print_config) return std::fputs(config::ToYaml(*cfg).c_str(), stdout) < 0 ? 1 : 0;
 
   data::VerifyPaths paths;
   paths.input = cfg->GetString("verify.input");
@@ -172,13 +173,14 @@ int RunVerify(const VerifyFlags& flags) {
   if (!eval.ok()) return Fail(std::string(eval.status().message()));
   const size_t eval_texts = eval->sources.size();
 
-  if (auto s = config::WriteResolvedConfig(*cfg, (out / "resolved.yaml").string()); !s.ok()) {
-    return Fail(std::string(s.message()));
-  }
   nlohmann::json extra = {{"config", config::ToJson(*cfg)},
                           {"decontamination", {{"files", eval->files}, {"texts", eval_texts}}}};
   auto counts = data::RunVerify(paths, *options, std::move(*eval), extra);
   if (!counts.ok()) return Fail(std::string(counts.status().message()));
+  // Written once the outputs beside it are, so a run that fails (a mistyped input) leaves the previous one whole.
+  if (auto s = config::WriteResolvedConfig(*cfg, (out / "resolved.yaml").string()); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
 
   constexpr size_t kShown = 20;
   for (size_t i = 0; i < counts->malformed_lines.size() && i < kShown; ++i) {
@@ -208,6 +210,8 @@ VerbRun Setup(CLI::App& cmd) {
   cmd.add_flag("--no-dedup", flags->no_dedup, "keep exact duplicates");
   cmd.add_flag("--require-ground-truth", flags->require_ground_truth, "reject traces without ground_truth");
   cmd.add_flag("-q,--quiet", flags->quiet, "do not print the counts table");
+  cmd.add_flag("--print-config", flags->print_config,
+               "print the resolved config (every key, its doc and range) as YAML and exit");
   return [flags] { return RunVerify(*flags); };
 }
 
