@@ -123,6 +123,16 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   if (!dp.ok()) return dp.status();
   const bool main = (*dp)->is_main();
 
+  // An earlier run in the folder is refused before anything loads (rank 0 looks; every rank learns the verdict, so
+  // none waits in a collective for a rank that gave up).
+  if (!o.resume && !o.overwrite) {
+    const absl::Status fresh = main ? CheckFreshRunFolder(o.out) : absl::OkStatus();
+    auto refused = (*dp)->AllReduceSum(int64_t{fresh.ok() ? 0 : 1});
+    if (!refused.ok()) return refused.status();
+    if (!fresh.ok()) return fresh;
+    if (*refused > 0) return absl::FailedPreconditionError(absl::StrCat(o.out, ": rank 0 refused the run folder"));
+  }
+
   // Data first: a bad shard folder fails before the model is loaded.
   auto train_set = shard::ShardSet::Open(o.shards, "train");
   if (!train_set.ok()) return train_set.status();
@@ -202,7 +212,10 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     start_step = resumed->step;
     report.metrics = std::move(resumed->metrics);
   } else if (main) {
-    if (auto s = run.StartMetrics(); !s.ok()) return s;
+    if (auto s = run.StartFresh(); !s.ok()) return s;
+  }
+  if (!o.resolved_yaml.empty()) {
+    if (auto s = run.WriteResolvedConfig(o.resolved_yaml); !s.ok()) return s;
   }
 
   const double flops_per_token = TrainingFlopsPerToken(*model, static_cast<double>((*train_set)->seq_len()));

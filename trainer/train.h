@@ -51,6 +51,9 @@ struct TrainOptions {
   int64_t save_every = 0;        // steps; 0 = only at the end
   int64_t keep_last = 2;         // checkpoints kept
   bool resume = false;           // continue from the latest complete checkpoint in `out`
+  // A fresh run (resume false) in a folder holding an earlier run (metrics.jsonl lines, checkpoint-N folders) is
+  // refused before the model loads, so nothing of it is lost; with overwrite those are deleted once the run starts.
+  bool overwrite = false;
 
   // Execution.
   bool recompute = false;        // activation checkpointing per decoder layer
@@ -61,7 +64,8 @@ struct TrainOptions {
   std::optional<double> rope_theta;  // override config.json's (open-r1 raises Qwen2.5-Math's to 300k for 32k)
 
   std::string chat_template;       // the template the shards were built with: saved in checkpoints' tokenizer_config
-  nlohmann::json resolved_config;  // written to the run folder by the CLI; recorded in checkpoints
+  nlohmann::json resolved_config;  // recorded in checkpoints
+  std::string resolved_yaml;       // when not empty, written as out/resolved.yaml by rank 0 once the run starts
   // Called after every optimizer step (rank 0 and others alike) with the step's metrics and the total steps:
   // the CLI draws its progress bar from it.
   std::function<void(const StepMetrics&, int64_t total_steps)> on_step;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "data/remove_tree.h"
 #include "trainer/checkpoint_io.h"
 #include "trainer/hf/file_io.h"
@@ -121,13 +122,52 @@ absl::Status CheckState(const json& state, const fs::path& path, int64_t folder_
 
 }  // namespace
 
-absl::Status RunFolder::StartMetrics() const {
+absl::Status CheckFreshRunFolder(const std::string& out) {
+  std::error_code ec;
+  std::vector<int64_t> steps;
+  for (const auto& entry : fs::directory_iterator(out, ec)) {
+    if (const int64_t step = StepOf(entry.path()); step >= 0) steps.push_back(step);
+  }
+  std::sort(steps.begin(), steps.end());
+  int64_t lines = 0;
+  if (std::ifstream in(MetricsPath(out)); in) {
+    std::string line;
+    while (std::getline(in, line)) lines += line.empty() ? 0 : 1;
+  }
+  if (steps.empty() && lines == 0) return absl::OkStatus();
+  std::vector<std::string> held;
+  if (lines > 0) held.push_back(absl::StrCat("metrics.jsonl with ", lines, lines == 1 ? " step" : " steps"));
+  if (!steps.empty()) {
+    held.push_back(steps.size() == 1 ? absl::StrCat("checkpoint-", steps.front())
+                                     : absl::StrCat(steps.size(), " checkpoints up to checkpoint-", steps.back()));
+  }
+  const bool resumable = !CompleteCheckpoints(out).empty();
+  return absl::FailedPreconditionError(
+      absl::StrCat(out, ": holds an earlier run (", absl::StrJoin(held, ", "), "); ",
+                   resumable ? "continue it with --resume, start over"
+                             : "it has no complete checkpoint to resume from: start over",
+                   " with --overwrite (deletes it), or choose another train.out"));
+}
+
+absl::Status RunFolder::StartFresh() const {
   if (!main) return absl::OkStatus();
   std::error_code ec;
   fs::create_directories(dir, ec);
+  std::vector<std::string> earlier;  // collected first: deleting while iterating a folder is unspecified
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (StepOf(entry.path()) >= 0) earlier.push_back(entry.path().string());
+  }
+  for (const std::string& path : earlier) {
+    if (auto s = data::RemoveTree(path); !s.ok()) return s;
+  }
   std::ofstream out(MetricsPath(dir), std::ios::trunc);
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", MetricsPath(dir).string()));
   return absl::OkStatus();
+}
+
+absl::Status RunFolder::WriteResolvedConfig(const std::string& yaml) const {
+  if (!main) return absl::OkStatus();
+  return WriteText((fs::path(dir) / "resolved.yaml").string(), yaml);
 }
 
 absl::Status RunFolder::AppendMetrics(const StepMetrics& m) const {

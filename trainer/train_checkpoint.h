@@ -23,9 +23,17 @@ namespace distill::trainer {
 struct RunFolder {
   std::string dir;
   bool main = true;
-  absl::Status StartMetrics() const;                   // truncates metrics.jsonl
+  // Starts a fresh run: deletes the checkpoint-N folders of an earlier one (the caller has checked it may, see
+  // CheckFreshRunFolder) and truncates metrics.jsonl.
+  absl::Status StartFresh() const;
   absl::Status AppendMetrics(const StepMetrics& m) const;  // one flushed line
+  absl::Status WriteResolvedConfig(const std::string& yaml) const;  // resolved.yaml, temp-then-rename
 };
+
+// OK when `out` holds no earlier run: no metrics.jsonl lines and no checkpoint-N folder (complete or not).
+// Otherwise FailedPrecondition naming the folder and what it holds, with the ways on: --resume, --overwrite, or
+// another train.out.
+absl::Status CheckFreshRunFolder(const std::string& out);
 
 // The latest complete checkpoint folder in `out`, if any.
 std::optional<std::string> LatestCheckpoint(const std::string& out);

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -258,6 +259,29 @@ TEST_F(TrainCli, PrintConfigShowsTheResolvedRecipe) {
   const DistillResult again = RunDistill(Cat("train --print-config -c ", printed.string()));
   ASSERT_EQ(again.exit_code, 0) << again.out;
   EXPECT_EQ(again.out, r.out);
+}
+
+// Property: without --resume, a run folder holding an earlier run is refused before any step, its files (resolved.yaml
+// included) kept byte for byte; --resume and --overwrite together are refused as flags.
+TEST_F(TrainCli, RefusesAnEarlierRunWithoutResumeOrOverwrite) {
+  const fs::path out = *root_ / "run-earlier";
+  const DistillResult first = RunDistill(Train(Base(), out, "train.max_steps=1 -q"));
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  const auto read = [](const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string metrics = read(out / "metrics.jsonl"), resolved = read(out / "resolved.yaml");
+  const DistillResult again = RunDistill(Train(Base(), out, "train.max_steps=2 train.lr=1e-3 -q"));
+  EXPECT_EQ(again.exit_code, 1) << again.out;
+  EXPECT_NE(again.out.find(out.string() + ": holds an earlier run (metrics.jsonl with 1 step, checkpoint-1)"),
+            std::string::npos)
+      << again.out;
+  EXPECT_EQ(read(out / "metrics.jsonl"), metrics);
+  EXPECT_EQ(read(out / "resolved.yaml"), resolved);
+  const DistillResult both = RunDistill(Train(Base(), out, "train.max_steps=1 --resume --overwrite"));
+  EXPECT_NE(both.exit_code, 0);
+  EXPECT_NE(both.out.find("--resume excludes --overwrite"), std::string::npos) << both.out;
 }
 
 // Property: an unknown key is refused, naming it, before any step.

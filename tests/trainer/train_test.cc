@@ -13,10 +13,13 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -257,6 +260,65 @@ TEST(Train, BadInputIsRefusedBeforeTraining) {
   EXPECT_EQ(e.status().message().find(config.string() + ": the config describes "), 0) << e.status();
 }
 
+// Every file under `dir`, by path relative to it, with its bytes.
+std::map<std::string, std::string> FilesUnder(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    files[fs::relative(e.path(), dir).string()] = std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  return files;
+}
+
+// Property: a fresh run into a folder holding an earlier run is refused before the model loads, naming the folder
+// and what it holds, and keeping every byte there (metrics, checkpoint, resolved.yaml); metrics without a complete
+// checkpoint are not offered --resume; overwrite starts afresh, leaving only the new run's files.
+TEST(Train, FreshRunKeepsAnEarlierRunUnlessOverwriting) {
+  const std::string base = MakeBase("base-fresh"), shards = MakeShards("shards-fresh", 8, 32);
+  TrainOptions first = BaseOptions(base, shards, "run-fresh");
+  first.max_steps = 3;
+  first.resolved_yaml = "first: run\n";
+  ASSERT_TRUE(Train(first).ok());
+  const fs::path run = first.out;
+  const auto before = FilesUnder(run);
+  ASSERT_TRUE(before.count("checkpoint-3/trainer_state.json"));
+  EXPECT_EQ(before.at("resolved.yaml"), "first: run\n");
+
+  TrainOptions again = first;
+  again.max_steps = 2;
+  again.resolved_yaml = "second: run\n";
+  auto refused = Train(again);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.status().message(),
+            run.string() + ": holds an earlier run (metrics.jsonl with 3 steps, checkpoint-3); continue it with "
+                           "--resume, start over with --overwrite (deletes it), or choose another train.out");
+  EXPECT_TRUE(FilesUnder(run) == before);
+
+  // The metrics of a run killed before its first checkpoint: there is nothing to resume from.
+  TrainOptions partial = BaseOptions(base, shards, "run-partial");
+  fs::create_directories(partial.out);
+  std::ofstream(fs::path(partial.out) / "metrics.jsonl") << "{\"step\": 1}\n";
+  auto no_checkpoint = Train(partial);
+  ASSERT_FALSE(no_checkpoint.ok());
+  EXPECT_NE(no_checkpoint.status().message().find(
+                "(metrics.jsonl with 1 step); it has no complete checkpoint to resume from: start over with "
+                "--overwrite"),
+            std::string::npos)
+      << no_checkpoint.status();
+
+  again.overwrite = true;
+  auto fresh = Train(again);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  const auto after = FilesUnder(run);
+  EXPECT_FALSE(after.count("checkpoint-3/trainer_state.json"));
+  EXPECT_TRUE(after.count("checkpoint-2/trainer_state.json"));
+  EXPECT_EQ(after.at("resolved.yaml"), "second: run\n");
+  const std::string& metrics = after.at("metrics.jsonl");
+  EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 2) << metrics;
+}
+
 // The options of both halves of the kill test: 7 steps, a checkpoint every 3, warmup then cosine.
 TrainOptions ResumeOptions(const std::string& base, const std::string& shards, const std::string& out) {
   TrainOptions o = BaseOptions(base, shards, "unused");
@@ -401,19 +463,22 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   auto single = Train(BaseOptions(base, shards, "run-dp-single"));
   ASSERT_TRUE(single.ok()) << single.status();
   const std::string out = (TestRoot() / "run-dp").string();
-  const std::string port = std::to_string(FreePort());
-  std::vector<pid_t> pids;
-  std::vector<int> statuses(2);
-  std::vector<std::thread> ranks;
-  for (int r = 0; r < 2; ++r) {
-    ranks.emplace_back([&, r] {
-      statuses[r] = RunChild("Train.DataParallelChild",
-                             {"DISTILL_TRAIN_DP_OUT=" + out, "DISTILL_TRAIN_BASE=" + base,
-                              "DISTILL_TRAIN_SHARDS=" + shards, "RANK=" + std::to_string(r), "LOCAL_RANK=0",
-                              "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port});
-    });
-  }
-  for (auto& t : ranks) t.join();
+  const auto run_ranks = [&] {  // the two ranks' exit statuses
+    const std::string port = std::to_string(FreePort());
+    std::vector<int> statuses(2);
+    std::vector<std::thread> ranks;
+    for (int r = 0; r < 2; ++r) {
+      ranks.emplace_back([&, r] {
+        statuses[r] = RunChild("Train.DataParallelChild",
+                               {"DISTILL_TRAIN_DP_OUT=" + out, "DISTILL_TRAIN_BASE=" + base,
+                                "DISTILL_TRAIN_SHARDS=" + shards, "RANK=" + std::to_string(r), "LOCAL_RANK=0",
+                                "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port});
+      });
+    }
+    for (auto& t : ranks) t.join();
+    return statuses;
+  };
+  const std::vector<int> statuses = run_ranks();
   for (int r = 0; r < 2; ++r) ASSERT_TRUE(WIFEXITED(statuses[r]) && WEXITSTATUS(statuses[r]) == 0) << "rank " << r;
   std::ifstream metrics(fs::path(out) / "metrics.jsonl");
   std::vector<double> losses;
@@ -426,6 +491,13 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   // Adam's first steps move a near-zero gradient by about ±lr whatever its size, so rounding shows up to ~1e-5
   // (2.7e-5 measured with one OpenBLAS thread) against 4 steps of lr 3e-3.
   EXPECT_LT(MaxDiff(Weights(single->last_checkpoint), Weights(*latest)), 1e-4);
+
+  // Started again in the same folder without resume: rank 0 refuses it and rank 1 learns so (neither waits in a
+  // collective for the other), and the earlier run keeps every byte.
+  const auto before = FilesUnder(out);
+  const std::vector<int> again = run_ranks();
+  for (int r = 0; r < 2; ++r) EXPECT_TRUE(WIFEXITED(again[r]) && WEXITSTATUS(again[r]) == 2) << "rank " << r;
+  EXPECT_TRUE(FilesUnder(out) == before);
 }
 
 // Property: the same loop on a CUDA device gives the CPU's losses and weights in fp32 (here with per-layer

@@ -31,6 +31,7 @@ struct TrainFlags {
   std::vector<std::string> overrides;
   std::string config;
   bool resume = false;
+  bool overwrite = false;
   bool quiet = false;
   bool print_config = false;
 };
@@ -79,17 +80,14 @@ int RunTrain(const TrainFlags& flags) {
   if (flags.print_config) return std::fputs(config::ToYaml(*cfg).c_str(), stdout) < 0 ? 1 : 0;
   trainer::TrainOptions o = config::TrainOptionsFromConfig(*cfg);
   o.resume = flags.resume;
+  o.overwrite = flags.overwrite;
 
   std::string chat_template;
   if (auto s = CheckShardsMatchModel(o.shards, o.base_model, cfg->GetString("train.template"), &chat_template);
       !s.ok())
     return Fail(std::string(s.message()));
   o.chat_template = chat_template;
-  std::error_code ec;
-  fs::create_directories(o.out, ec);
-  if (ec) return Fail("cannot create run folder " + o.out + ": " + ec.message());
-  if (auto s = config::WriteResolvedConfig(*cfg, (fs::path(o.out) / "resolved.yaml").string()); !s.ok())
-    return Fail(std::string(s.message()));
+  o.resolved_yaml = config::ToYaml(*cfg);  // written by the trainer once the run may start
 
   ProgressLine progress("distill train", 0, "steps");
   if (!flags.quiet) {
@@ -116,7 +114,11 @@ VerbRun Setup(CLI::App& cmd) {
   auto flags = std::make_shared<TrainFlags>();
   cmd.add_option("overrides", flags->overrides, "dotted overrides (train.lr=2e-5 train.base_model=/models/x)");
   cmd.add_option("-c,--config", flags->config, "recipe YAML (configs/…)");
-  cmd.add_flag("--resume", flags->resume, "continue from the latest complete checkpoint in train.out");
+  CLI::Option* resume =
+      cmd.add_flag("--resume", flags->resume, "continue from the latest complete checkpoint in train.out");
+  cmd.add_flag("--overwrite", flags->overwrite,
+               "start afresh in a train.out that holds an earlier run, deleting its checkpoints and metrics")
+      ->excludes(resume);
   cmd.add_flag("-q,--quiet", flags->quiet, "no progress bar or summary");
   cmd.add_flag("--print-config", flags->print_config,
                "print the resolved config (every key, its doc and range) as YAML and exit");

@@ -247,6 +247,7 @@ absl::StatusOr<trainer::TrainReport> RunTraining(const DemoOptions& options, con
                                    yaml.empty() ? std::nullopt : std::optional<std::string>(yaml), overrides);
   if (!config.ok()) return config.status();
   trainer::TrainOptions train = config::TrainOptionsFromConfig(*config);
+  train.resolved_yaml = config::ToYaml(*config);
   (void)data::RemoveTree(out);  // a rerun starts its training afresh
   const int cores = options.threads > 0 ? options.threads
                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
