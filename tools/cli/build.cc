@@ -12,6 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "absl/strings/str_cat.h"
 #include "tools/cli/progress_line.h"
+#include "tools/cli/print_config.h"
 #include "tools/cli/verbs.h"
 #include "tools/config/config.h"
 
@@ -104,7 +105,7 @@ int RunBuild(const BuildFlags& flags) {
       flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config);
   auto cfg = config::LoadConfig(BuildSchema(), config_path, overrides);
   if (!cfg.ok()) return Fail(std::string(cfg.status().message()));
-  if (flags.print_config) return std::fputs(config::ToYaml(*cfg).c_str(), stdout) < 0 ? 1 : 0;
+  if (flags.print_config) return PrintConfig(*cfg);
 
   build::BuildOptions o;
   o.inputs = cfg->GetStringList("build.input");
@@ -176,8 +177,7 @@ VerbRun Setup(CLI::App& cmd) {
                "inputs are plain text, {\"text\": …, \"id\": …} per line: tokens + EOS, loss on every token "
                "(for train.mode=pretrain); no chat template");
   cmd.add_flag("-q,--quiet", flags->quiet, "do not print the summary");
-  cmd.add_flag("--print-config", flags->print_config,
-               "print the resolved config (every key, its doc and range) as YAML and exit");
+  AddPrintConfigFlag(cmd, &flags->print_config);
   return [flags] { return RunBuild(*flags); };
 }
 

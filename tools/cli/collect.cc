@@ -22,6 +22,7 @@
 #include "data/collect/collector.h"
 #include "data/collect/merge.h"
 #include "nlohmann/json.hpp"
+#include "tools/cli/print_config.h"
 #include "tools/cli/verbs.h"
 #include "tools/config/config.h"
 
@@ -221,7 +222,7 @@ int RunCollectVerb(const CollectFlags& flags) {
   if (!cfg.ok()) return Fail(std::string(cfg.status().message()));
   auto options = OptionsFrom(*cfg);
   if (!options.ok()) return Fail(std::string(options.status().message()));
-  if (flags.print_config) return std::fputs(config::ToYaml(*cfg).c_str(), stdout) < 0 ? 1 : 0;
+  if (flags.print_config) return PrintConfig(*cfg);
   std::filesystem::path out(options->out_path);
   if (out.has_parent_path()) {
     std::error_code ec;
@@ -286,8 +287,7 @@ VerbRun Setup(CLI::App& cmd) {
   opt("--price-out", "collect.price.output_per_m", "price per million completion tokens");
   opt("--progress", "collect.progress", "auto|bar|lines|off");
   opt("--progress-interval", "collect.progress_interval_s", "seconds between progress lines");
-  cmd.add_flag("--print-config", flags->print_config,
-               "print the resolved config (every key, its doc and range) as YAML and exit");
+  AddPrintConfigFlag(cmd, &flags->print_config);
   cmd.add_flag("--no-stream", flags->no_stream, "non-streaming requests");
   cmd.add_flag("--math", flags->math, std::string("suffix = \"") + kMathSuffix + "\"");
   cmd.add_flag("--allow-no-reasoning", flags->allow_no_reasoning, "accept responses without reasoning");

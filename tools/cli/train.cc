@@ -17,6 +17,7 @@
 #include "tokenizers/training_view.h"
 #include "tools/cli/progress_line.h"
 #include "tools/cli/torch_verbs.h"
+#include "tools/cli/print_config.h"
 #include "tools/cli/verbs.h"
 #include "tools/config/config.h"
 #include "tools/config/train_config.h"
@@ -77,7 +78,7 @@ int RunTrain(const TrainFlags& flags) {
       flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config);
   auto cfg = config::LoadConfig(config::TrainSchema(), config_path, flags.overrides);
   if (!cfg.ok()) return Fail(std::string(cfg.status().message()));
-  if (flags.print_config) return std::fputs(config::ToYaml(*cfg).c_str(), stdout) < 0 ? 1 : 0;
+  if (flags.print_config) return PrintConfig(*cfg);
   trainer::TrainOptions o = config::TrainOptionsFromConfig(*cfg);
   o.resume = flags.resume;
   o.overwrite = flags.overwrite;
@@ -120,8 +121,7 @@ VerbRun Setup(CLI::App& cmd) {
                "start afresh in a train.out that holds an earlier run, deleting its checkpoints and metrics")
       ->excludes(resume);
   cmd.add_flag("-q,--quiet", flags->quiet, "no progress bar or summary");
-  cmd.add_flag("--print-config", flags->print_config,
-               "print the resolved config (every key, its doc and range) as YAML and exit");
+  AddPrintConfigFlag(cmd, &flags->print_config);
   return [flags] { return RunTrain(*flags); };
 }
 

@@ -9,6 +9,7 @@
 
 #include "data/verify.h"
 #include "nlohmann/json.hpp"
+#include "tools/cli/print_config.h"
 #include "tools/cli/verbs.h"
 #include "tools/config/config.h"
 
@@ -155,7 +156,7 @@ int RunVerify(const VerifyFlags& flags) {
   if (!cfg.ok()) return Fail(std::string(cfg.status().message()));
   auto options = OptionsFrom(*cfg);
   if (!options.ok()) return Fail(std::string(options.status().message()));
-  if (flags.print_config) return std::fputs(config::ToYaml(*cfg).c_str(), stdout) < 0 ? 1 : 0;
+  if (flags.print_config) return PrintConfig(*cfg);
 
   data::VerifyPaths paths;
   paths.input = cfg->GetString("verify.input");
@@ -210,8 +211,7 @@ VerbRun Setup(CLI::App& cmd) {
   cmd.add_flag("--no-dedup", flags->no_dedup, "keep exact duplicates");
   cmd.add_flag("--require-ground-truth", flags->require_ground_truth, "reject traces without ground_truth");
   cmd.add_flag("-q,--quiet", flags->quiet, "do not print the counts table");
-  cmd.add_flag("--print-config", flags->print_config,
-               "print the resolved config (every key, its doc and range) as YAML and exit");
+  AddPrintConfigFlag(cmd, &flags->print_config);
   return [flags] { return RunVerify(*flags); };
 }
 
