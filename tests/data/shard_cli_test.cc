@@ -88,7 +88,7 @@ TEST(ShardCli, BuildIsDeterministicAndWritesResolvedConfig) {
 }
 
 // Property: a rebuild into a finished shard folder that fails before its first line (an input or a model folder that
-// does not exist, a value out of range) names the problem and leaves every file there with its bytes: manifest,
+// does not exist, a flag value out of range or not a number) names the problem and leaves every file there with its bytes: manifest,
 // shards and resolved.yaml still describe the previous build.
 TEST(ShardCli, FailedRebuildKeepsThePreviousBuild) {
   const fs::path dir = MakeInput();
@@ -105,7 +105,9 @@ TEST(ShardCli, FailedRebuildKeepsThePreviousBuild) {
   } failures[] = {
       {Cat(input, " ", (dir / "missing.jsonl").string(), " -m ", Model("qwen3")), (dir / "missing.jsonl").string()},
       {Cat(input, " -m ", (dir / "no-model").string()), (dir / "no-model").string()},
-      {Cat(input, " -m ", Model("qwen3"), " --seq-len 1"), "key 'build.seq_len': expected 2 ≤ x ≤ 16777216, got 1"},
+      // Flag values reach the config's range checks (a negative one was once taken as "not given").
+      {Cat(input, " -m ", Model("qwen3"), " --seq-len -5"), "key 'build.seq_len': expected 2 ≤ x ≤ 16777216, got -5"},
+      {Cat(input, " -m ", Model("qwen3"), " --val-fraction nan"), "key 'build.val_fraction': expected a float, got"},
   };
   for (const auto& f : failures) {
     SCOPED_TRACE(f.args);

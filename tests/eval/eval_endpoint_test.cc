@@ -96,11 +96,19 @@ TEST(EvalEndpoint, WrongAnswersAndLoopsShowInTheMetricsAndARerunResumes) {
   EXPECT_DOUBLE_EQ(second->metrics.pass_at_1, first->metrics.pass_at_1);
 }
 
+// Property: bad options are refused before any request (the endpoint is a closed port, so a run that got as far
+// as asking would fail on the connection instead), and so is a missing benchmark, each named.
 TEST(EvalEndpoint, BadOptionsAndAMissingBenchmarkAreRefused) {
   Fixture f("bad");
   EvalOptions o = Options(f, "http://127.0.0.1:9", "bad");
   o.samples = 0;
-  EXPECT_FALSE(RunEndpointEval(o).ok());
+  EXPECT_NE(RunEndpointEval(o).status().message().find("samples must be >= 1"), std::string::npos);
+  o = Options(f, "http://127.0.0.1:9", "bad");
+  o.ks = {1, 0};  // would otherwise fail only when the metrics are computed, after every sample
+  EXPECT_NE(RunEndpointEval(o).status().message().find("pass@k with k = 0 (expected k >= 1)"), std::string::npos);
+  o = Options(f, "http://127.0.0.1:9", "bad");
+  o.limit = -1;
+  EXPECT_NE(RunEndpointEval(o).status().message().find("limit must be >= 0"), std::string::npos);
   o = Options(f, "", "bad");
   EXPECT_NE(RunEndpointEval(o).status().message().find("--base-url"), std::string::npos);
   o = Options(f, "http://127.0.0.1:9", "bad");

@@ -95,6 +95,24 @@ TEST(Cli, BadInputIsNamed) {
   std::filesystem::remove(path);
 }
 
+// Property: numeric flags out of range are refused by name with the value given, never taken as "not given" or
+// as "all cores": a negative row, a negative thread count, a zero count of problems.
+TEST(Cli, NumericFlagsOutOfRangeAreNamed) {
+  const struct {
+    std::string args, expected;
+  } cases[] = {
+      {"inspect /nonexistent --row -1", "--row: expected 0 or more, got -1"},
+      {"export /nonexistent -o /nonexistent.gguf --threads -3", "--threads: expected 0 or more, got -3"},
+      {"demo --train-problems 0", "--train-problems: expected more than 0, got 0"},
+      {"demo --sft-epochs -0.5", "--sft-epochs: expected more than 0, got -0.5"},
+  };
+  for (const auto& c : cases) {
+    Result r = RunDistill(c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.out.find(c.expected), std::string::npos) << c.args << ": " << r.out;
+  }
+}
+
 // Property: every shipped collect and build recipe (configs/*.yaml) loads against its verb's schema, types and
 // ranges included: given inputs that do not exist, each run fails on those inputs, never on a key of the recipe.
 // (The train recipes are checked the same way by train_config_test.)

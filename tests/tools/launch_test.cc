@@ -45,5 +45,17 @@ TEST(Launch, MissingCommandFails) {
   EXPECT_NE(r.exit_code, 0) << r.out;
 }
 
+// Property: a rank count below 1 or a port outside 0..65535 is refused, named, before any rank starts.
+TEST(Launch, BadCountOrPortIsRefusedBeforeAnyRank) {
+  for (const char* args : {"--nproc 0", "--nproc 1 --master-port 70000", "--nproc 1 --master-port -1"}) {
+    DistillResult r = RunDistill(std::string("launch ") + args + " -- /bin/sh -c 'echo started'");
+    EXPECT_NE(r.exit_code, 0) << args << ": " << r.out;
+    EXPECT_EQ(r.out.find("started"), std::string::npos) << args << ": " << r.out;
+    EXPECT_TRUE(r.out.find("nproc must be at least 1") != std::string::npos ||
+                r.out.find(": expected 1..65535, or 0 to pick a free one") != std::string::npos)
+        << args << ": " << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace distill::testing

@@ -1,6 +1,7 @@
 // distill build: accepted traces → training views (base model tokenizer + chat template) → packed, checksummed
 // shards with manifest.json and resolved.yaml in the output folder (docs/formats.md "Shards"). With --text the
 // input is plain text ({"text", "id"?} lines) for pretraining: tokens + EOS, loss on every token, no template.
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -28,9 +29,10 @@ struct BuildFlags {
   std::string model;
   std::string out;
   std::string template_override;
-  int64_t seq_len = 0;
-  double val_fraction = -1;
-  int64_t threads = -1;
+  // Set only when given, so every given value reaches the config (and its range check) as an override.
+  std::optional<int64_t> seq_len;
+  std::optional<double> val_fraction;
+  std::optional<int64_t> threads;
   bool truncate = false;
   bool unpacked = false;
   bool text = false;
@@ -81,6 +83,12 @@ config::Schema BuildSchema() {
 
 std::string Quote(const std::string& s) { return nlohmann::json(s).dump(); }
 
+// The shortest text that reads back as `v`; "nan" and "inf" stay themselves (for the config to refuse by name).
+std::string ShortestText(double v) {
+  char buf[32];
+  return std::string(buf, std::to_chars(buf, buf + sizeof(buf), v).ptr);
+}
+
 int RunBuild(const BuildFlags& flags) {
   std::vector<std::string> overrides;
   std::vector<std::string> inputs;
@@ -95,9 +103,9 @@ int RunBuild(const BuildFlags& flags) {
   if (!flags.model.empty()) overrides.push_back("build.model=" + Quote(flags.model));
   if (!flags.out.empty()) overrides.push_back("build.out=" + Quote(flags.out));
   if (!flags.template_override.empty()) overrides.push_back("build.template=" + Quote(flags.template_override));
-  if (flags.seq_len > 0) overrides.push_back("build.seq_len=" + std::to_string(flags.seq_len));
-  if (flags.val_fraction >= 0) overrides.push_back("build.val_fraction=" + nlohmann::json(flags.val_fraction).dump());
-  if (flags.threads >= 0) overrides.push_back("build.threads=" + std::to_string(flags.threads));
+  if (flags.seq_len) overrides.push_back("build.seq_len=" + std::to_string(*flags.seq_len));
+  if (flags.val_fraction) overrides.push_back("build.val_fraction=" + ShortestText(*flags.val_fraction));
+  if (flags.threads) overrides.push_back("build.threads=" + std::to_string(*flags.threads));
   if (flags.truncate) overrides.push_back("build.truncate=true");
   if (flags.unpacked) overrides.push_back("build.packing=unpacked");
   if (flags.text) overrides.push_back("build.kind=text");

@@ -63,15 +63,15 @@ VerbRun Setup(CLI::App& cmd) {
   auto flags = std::make_shared<DemoFlags>();
   cmd.add_option("--work", flags->options.work, "folder for every artifact (default: $TMPDIR/distill-demo)");
   cmd.add_option("--seed", flags->options.seed, "drives every random choice")->capture_default_str();
-  cmd.add_option("--threads", flags->options.threads, "CPU threads (0 = all cores)");
+  cmd.add_option("--threads", flags->options.threads, "CPU threads (0 = all cores)")->check(kNonNegative);
   cmd.add_option("--node", flags->options.node, "node executable for the GGUF eval")->capture_default_str();
   cmd.add_flag("--quick", flags->quick, "a shortened run (fewer problems and steps), as CI runs it");
-  cmd.add_option("--train-problems", flags->train_problems, "prompts sent to the teacher")->check(CLI::PositiveNumber);
+  cmd.add_option("--train-problems", flags->train_problems, "prompts sent to the teacher")->check(kPositive);
   cmd.add_option("--pretrain-texts", flags->pretrain_texts, "problem → answer texts for the base")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   cmd.add_option("--pretrain-epochs", flags->pretrain_epochs, "epochs of the base's pretraining")
-      ->check(CLI::PositiveNumber);
-  cmd.add_option("--sft-epochs", flags->sft_epochs, "epochs of SFT on the verified traces")->check(CLI::PositiveNumber);
+      ->check(kPositive);
+  cmd.add_option("--sft-epochs", flags->sft_epochs, "epochs of SFT on the verified traces")->check(kPositive);
   return [flags] { return RunDemo(*flags); };
 }
 

@@ -57,7 +57,7 @@ VerbRun Setup(CLI::App& cmd) {
                  "the chat template the model was trained with, when not the folder's (chatml, llama3, deepseek-r1, file)");
   cmd.add_option("--name", options->name, "general.name (default: the folder's name)");
   cmd.add_flag("--modelfile", options->modelfile, "also write an Ollama Modelfile beside the GGUF");
-  cmd.add_option("--threads", options->threads, "quantizer threads (0 = all cores)");
+  cmd.add_option("--threads", options->threads, "quantizer threads (0 = all cores)")->check(kNonNegative);
   cmd.add_flag("-q,--quiet", *quiet, "print nothing on success");
   return [options, quiet] { return RunExport(*options, *quiet); };
 }

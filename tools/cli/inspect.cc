@@ -118,7 +118,7 @@ VerbRun Setup(CLI::App& cmd) {
       ->required();
   cmd.add_flag("--all", flags->all, "list every tensor of a weights file");
   cmd.add_option("-s,--split", flags->split, "split to read (default train)");
-  cmd.add_option("-r,--row", flags->row, "decode this row (needs --model)");
+  cmd.add_option("-r,--row", flags->row, "decode this row (needs --model)")->check(kNonNegative);
   cmd.add_option("-m,--model", flags->model, "model folder whose tokenizer built the shards");
   cmd.add_option("--template", flags->template_override, "chat template override used when loading the model");
   cmd.add_flag("--no-verify", flags->no_verify, "skip checksum verification");

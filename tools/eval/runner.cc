@@ -49,6 +49,11 @@ absl::Status CheckOptions(const EvalOptions& options) {
   if (options.temperature < 0) return absl::InvalidArgumentError("eval: temperature must be >= 0");
   if (!(options.top_p > 0 && options.top_p <= 1)) return absl::InvalidArgumentError("eval: top_p must be in (0, 1]");
   if (options.max_new_tokens < 1) return absl::InvalidArgumentError("eval: max_new_tokens must be >= 1");
+  if (options.limit < 0) return absl::InvalidArgumentError("eval: limit must be >= 0 (0 = all problems)");
+  // Checked here as well as where the metrics are computed: that is after every sample has been generated.
+  for (int k : options.ks) {
+    if (k < 1) return absl::InvalidArgumentError(absl::StrCat("eval: pass@k with k = ", k, " (expected k >= 1)"));
+  }
   if (options.out.empty()) return absl::InvalidArgumentError("eval: an output folder is required");
   if (options.llama_kv_cache != "f16" && options.llama_kv_cache != "f32")
     return absl::InvalidArgumentError(absl::StrCat("eval: llama.cpp KV cache type '", options.llama_kv_cache,

@@ -165,6 +165,10 @@ struct StopSignals {
 absl::StatusOr<int> RunLocal(const LaunchOptions& given) {
   if (given.nproc < 1) return absl::InvalidArgumentError("nproc must be at least 1");
   if (given.command.empty()) return absl::InvalidArgumentError("no command to run");
+  if (given.master_port < 0 || given.master_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("master port ", given.master_port, ": expected 1..65535, or 0 to pick a free one"));
+  }
   LaunchOptions options = given;
   if (!options.on_line) {
     options.on_line = [](int rank, OutputStream stream, std::string_view line) {
