@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "data/atomic_file.h"
 #include "data/collect/dialect.h"
 #include "data/trace_record.h"
 
@@ -296,6 +297,9 @@ absl::StatusOr<CollectCounters> RunCollect(const CollectOptions& o) {
   absl::flat_hash_set<std::string> done;
   ScanStats scan;
   if (absl::Status s = ScanDoneKeys(o.out_path, done, &scan); !s.ok()) return s;
+  if (!o.config_yaml.empty()) {
+    if (auto s = data::WriteFileAtomically(o.out_path + ".config.yaml", o.config_yaml); !s.ok()) return s;
+  }
 
   std::vector<Job> jobs;
   std::deque<size_t> ready;

@@ -25,6 +25,9 @@ struct CollectOptions {
   std::string prompts_path;
   std::string out_path;       // traces JSONL (appended to; resume)
   std::string failures_path;  // empty = out_path with ".jsonl" replaced by ".failures.jsonl"
+  // When not empty, written as "<out_path>.config.yaml" once the prompts are read and the outputs open, so a run
+  // that fails before (a mistyped prompts path) leaves the config of the run beside the traces in place.
+  std::string config_yaml;
   // Endpoint.
   std::string base_url;       // e.g. https://api.deepseek.com or http://127.0.0.1:8000 (…/v1 accepted)
   std::string model;

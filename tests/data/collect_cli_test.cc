@@ -99,6 +99,14 @@ TEST_F(CollectCli, ConfigOverridesResolvedConfigAndNoSecret) {
       EXPECT_EQ(testing::ReadAll(e.path().string()).find(kSecret), std::string::npos) << e.path();
     }
   EXPECT_EQ(log.find(kSecret), std::string::npos);
+  // A rerun that fails on its prompts file (mistyped) leaves the traces and the config beside them as they were.
+  const std::string traces_before = testing::ReadAll(dir_ + "/out/traces.jsonl");
+  const std::string config_before = testing::ReadAll(dir_ + "/out/traces.jsonl.config.yaml");
+  EXPECT_EQ(Shell(cmd + " collect.prompts=" + dir_ + "/missing.jsonl collect.samples=1", dir_ + "/log2b.txt"), 1);
+  EXPECT_NE(testing::ReadAll(dir_ + "/log2b.txt").find("cannot read prompts file"), std::string::npos)
+      << testing::ReadAll(dir_ + "/log2b.txt");
+  EXPECT_EQ(testing::ReadAll(dir_ + "/out/traces.jsonl"), traces_before);
+  EXPECT_EQ(testing::ReadAll(dir_ + "/out/traces.jsonl.config.yaml"), config_before);
   // A bad override is reported with the key, exit 1.
   EXPECT_EQ(Shell(cmd + " collect.samples=abc", dir_ + "/log3.txt"), 1);
   EXPECT_NE(testing::ReadAll(dir_ + "/log3.txt").find("collect.samples"), std::string::npos);

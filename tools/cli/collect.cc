@@ -229,8 +229,7 @@ int RunCollectVerb(const CollectFlags& flags) {
     std::filesystem::create_directories(out.parent_path(), ec);
     if (ec) return Fail("cannot create " + out.parent_path().string() + ": " + ec.message());
   }
-  if (auto s = config::WriteResolvedConfig(*cfg, options->out_path + ".config.yaml"); !s.ok())
-    return Fail(std::string(s.message()));
+  options->config_yaml = config::ToYaml(*cfg);
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
