@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -123,6 +125,40 @@ void ExpectMentions(const absl::Status& status, const std::vector<std::string>& 
   std::printf("  error: %s\n", status.ToString().c_str());  // for a reader of the log to judge the wording
   for (const std::string& part : parts)
     EXPECT_NE(status.message().find(part), std::string::npos) << "\"" << part << "\" not in: " << status;
+}
+
+// An -o naming an existing file that is not a GGUF (here the checkpoint's own weights, or a folder) is refused
+// before anything is read, the file kept byte for byte; an earlier GGUF at -o is replaced.
+TEST(ExportErrorsTest, OutputThatIsNotAGgufIsNotReplaced) {
+  ModelSpec s{.arch = "qwen3", .vocabulary = "qwen3", .vocab_size = 151936, .hidden = 32, .intermediate = 64,
+              .layers = 1, .heads = 2, .kv_heads = 1, .head_dim = 32, .dtype = hf::DType::kBF16};
+  const std::string folder = testing::TempDir("errors-output");
+  testing::WriteModelFolder(s, folder);
+  const std::string weights = folder + "/model.safetensors";
+  const auto read = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string before = read(weights);
+  ExportOptions options;
+  options.model = folder;
+  options.type = "q8_0";
+  options.out = weights;
+  auto refused = ExportGguf(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(), weights + ": exists and is not a GGUF file; refusing to replace it (choose "
+                                                  "another -o, or delete it first)");
+  EXPECT_EQ(read(weights), before);
+  options.out = folder;
+  ExpectMentions(ExportGguf(options).status(), {folder + ": is a folder"});
+
+  options.out = folder + "/student.gguf";
+  ASSERT_TRUE(ExportGguf(options).ok());
+  options.type = "f16";
+  auto again = ExportGguf(options);  // replaces the first GGUF
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(fs::file_size(options.out), again->file_bytes);
+  fs::remove_all(folder);
 }
 
 // A config.json for an architecture we do not export names the file and the key.

@@ -31,7 +31,7 @@ struct ExportOptions {
   // adapters are merged into the base model's weights while the file is written.
   std::string model;
   std::string base_model;         // the adapter's base model folder (default: its base_model_name_or_path)
-  std::string out;                // .gguf path
+  std::string out;                // .gguf path; an existing file that is not a GGUF is refused, not replaced
   std::string type = "f16";
   std::string template_override;  // the template the student was trained with, when not the folder's
   std::string name;               // general.name (default: the folder's name)
