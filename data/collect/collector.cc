@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <queue>
@@ -240,6 +241,23 @@ absl::StatusOr<CollectCounters> RunCollect(const CollectOptions& o) {
   if (o.max_attempts < 1) return absl::InvalidArgumentError("max_attempts must be >= 1");
   if (o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count)
     return absl::InvalidArgumentError("shard index out of range");
+  const std::string failures_path = o.failures_path.empty() ? DefaultFailuresPath(o.out_path) : o.failures_path;
+  // Traces appended to the prompts file (or to each other) would corrupt it: a mistyped path, refused up front.
+  const auto same = [](const std::string& a, const std::string& b) {
+    std::error_code ea, eb;
+    const std::filesystem::path ca = std::filesystem::weakly_canonical(a, ea);
+    const std::filesystem::path cb = std::filesystem::weakly_canonical(b, eb);
+    return !ea && !eb && ca == cb;
+  };
+  for (const auto& [path, what] : {std::pair{o.out_path, "traces"}, std::pair{failures_path, "failures"}}) {
+    if (same(path, o.prompts_path)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the ", what, " file ", path, " is the prompts file; choose another path for the ", what));
+    }
+  }
+  if (same(o.out_path, failures_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("the traces and failures files are both ", o.out_path));
+  }
   std::string auth_header;
   if (!o.api_key_env.empty()) {
     const char* key = std::getenv(o.api_key_env.c_str());
@@ -291,7 +309,6 @@ absl::StatusOr<CollectCounters> RunCollect(const CollectOptions& o) {
   // Outputs and resume.
   auto traces = JsonlLog::Open(o.out_path, o.log);
   if (!traces.ok()) return traces.status();
-  std::string failures_path = o.failures_path.empty() ? DefaultFailuresPath(o.out_path) : o.failures_path;
   auto failures = JsonlLog::Open(failures_path, o.log);
   if (!failures.ok()) return failures.status();
   absl::flat_hash_set<std::string> done;

@@ -269,6 +269,33 @@ TEST(CollectE2EKey, MissingKeyVariableIsAnError) {
   std::filesystem::remove_all(dir);
 }
 
+// Property: traces or failures aimed at the prompts file (by another spelling of its path too), or at each other,
+// are refused before any request, the prompts file keeping its bytes.
+TEST(CollectE2EPaths, OutputsThatAreThePromptsFileAreRefused) {
+  std::string dir = testing::TempDir("e2e_paths");
+  WritePrompts(dir + "/prompts.jsonl", 2);
+  const std::string prompts = testing::ReadAll(dir + "/prompts.jsonl");
+  testing::TestServer server(FaultyHandler);
+  const struct {
+    std::string out, failures, expected;
+  } cases[] = {
+      {dir + "/./prompts.jsonl", "", "the traces file " + dir + "/./prompts.jsonl is the prompts file"},
+      {dir + "/traces.jsonl", dir + "/prompts.jsonl", "the failures file " + dir + "/prompts.jsonl is the prompts"},
+      {dir + "/traces.jsonl", dir + "/traces.jsonl", "the traces and failures files are both"},
+  };
+  for (const auto& c : cases) {
+    CollectOptions o = Options(dir, server, true);
+    o.out_path = c.out;
+    o.failures_path = c.failures;
+    auto run = RunCollect(o);
+    ASSERT_FALSE(run.ok()) << c.out;
+    EXPECT_NE(std::string(run.status().message()).find(c.expected), std::string::npos) << run.status();
+  }
+  EXPECT_TRUE(server.requests().empty());
+  EXPECT_EQ(testing::ReadAll(dir + "/prompts.jsonl"), prompts);
+  std::filesystem::remove_all(dir);
+}
+
 // Property: HTTP 401 stops the whole run with an error naming the variable (not its value), and marks nothing
 // failed, so a rerun with the right key collects everything.
 TEST(CollectE2EKey, UnauthorizedStopsRunWithoutFailures) {
