@@ -70,4 +70,11 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
   return (*file)->Commit();
 }
 
+bool SamePath(const std::string& a, const std::string& b) {
+  std::error_code ea, eb;
+  const std::filesystem::path ca = std::filesystem::weakly_canonical(a, ea);
+  const std::filesystem::path cb = std::filesystem::weakly_canonical(b, eb);
+  return ea || eb ? a == b : ca == cb;
+}
+
 }  // namespace distill::data

@@ -38,4 +38,8 @@ class AtomicFile {
 // Writes `contents` to `path` through an AtomicFile.
 absl::Status WriteFileAtomically(const std::string& path, std::string_view contents);
 
+// True when `a` and `b` name the same file once ".", ".." and symbolic links are resolved (neither need exist):
+// the check that keeps an output path from replacing, or appending to, an input spelled another way.
+bool SamePath(const std::string& a, const std::string& b);
+
 }  // namespace distill::data

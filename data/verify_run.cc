@@ -26,7 +26,7 @@ void NoteMalformed(VerifyCounts* counts, int64_t line, const absl::Status& statu
 absl::StatusOr<VerifyCounts> RunVerify(const VerifyPaths& paths, const VerifyOptions& options, EvalSet eval,
                                        const nlohmann::json& report_extra) {
   for (const std::string* out : {&paths.accepted, &paths.rejected, &paths.report}) {
-    if (!out->empty() && *out == paths.input) {
+    if (!out->empty() && SamePath(*out, paths.input)) {
       return absl::InvalidArgumentError("output " + *out + " would overwrite the input");
     }
   }

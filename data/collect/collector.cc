@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <deque>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <queue>
@@ -243,19 +242,13 @@ absl::StatusOr<CollectCounters> RunCollect(const CollectOptions& o) {
     return absl::InvalidArgumentError("shard index out of range");
   const std::string failures_path = o.failures_path.empty() ? DefaultFailuresPath(o.out_path) : o.failures_path;
   // Traces appended to the prompts file (or to each other) would corrupt it: a mistyped path, refused up front.
-  const auto same = [](const std::string& a, const std::string& b) {
-    std::error_code ea, eb;
-    const std::filesystem::path ca = std::filesystem::weakly_canonical(a, ea);
-    const std::filesystem::path cb = std::filesystem::weakly_canonical(b, eb);
-    return !ea && !eb && ca == cb;
-  };
   for (const auto& [path, what] : {std::pair{o.out_path, "traces"}, std::pair{failures_path, "failures"}}) {
-    if (same(path, o.prompts_path)) {
+    if (data::SamePath(path, o.prompts_path)) {
       return absl::InvalidArgumentError(
           absl::StrCat("the ", what, " file ", path, " is the prompts file; choose another path for the ", what));
     }
   }
-  if (same(o.out_path, failures_path)) {
+  if (data::SamePath(o.out_path, failures_path)) {
     return absl::InvalidArgumentError(absl::StrCat("the traces and failures files are both ", o.out_path));
   }
   std::string auth_header;

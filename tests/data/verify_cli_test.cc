@@ -140,7 +140,8 @@ TEST_F(VerifyCli, Errors) {
 }
 
 // Property: a rerun into a finished output folder that fails before verifying anything (an input that does not
-// exist, a bad eval file) leaves the previous run's four files with their bytes.
+// exist, a bad eval file, an input that is one of the outputs through a symbolic link) leaves the previous run's
+// four files with their bytes.
 TEST_F(VerifyCli, FailedRerunKeepsThePreviousOutputs) {
   const fs::path out = dir_ / "kept";
   ASSERT_EQ(RunDistill("verify " + Path("traces.jsonl") + " -o " + out.string()).exit_code, 0);
@@ -148,8 +149,9 @@ TEST_F(VerifyCli, FailedRerunKeepsThePreviousOutputs) {
   for (const auto& e : fs::directory_iterator(out)) before[e.path().filename().string()] = ReadFile(e.path());
   ASSERT_EQ(before.size(), 4u);
   std::ofstream(dir_ / "bad_eval.jsonl") << "{\"q\": 1}\n";
+  fs::create_symlink(out / "accepted.jsonl", dir_ / "link.jsonl");  // the input is the output, spelled otherwise
   for (const std::string& args : {Path("nope.jsonl"), Path("traces.jsonl") + " --decontaminate " +
-                                                          Path("bad_eval.jsonl")}) {
+                                                          Path("bad_eval.jsonl"), Path("link.jsonl")}) {
     SCOPED_TRACE(args);
     EXPECT_NE(RunDistill("verify " + args + " -o " + out.string()).exit_code, 0);
     std::map<std::string, std::string> after;
