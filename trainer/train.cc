@@ -123,10 +123,14 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   if (!dp.ok()) return dp.status();
   const bool main = (*dp)->is_main();
 
-  // An earlier run in the folder is refused before anything loads (rank 0 looks; every rank learns the verdict, so
-  // none waits in a collective for a rank that gave up).
-  if (!o.resume && !o.overwrite) {
-    const absl::Status fresh = main ? CheckFreshRunFolder(o.out) : absl::OkStatus();
+  // An earlier run in the folder is refused before anything loads, and so is an overwrite that would delete the base
+  // model or the shards (rank 0 looks; every rank learns the verdict, so none waits in a collective for a rank that
+  // gave up).
+  if (!o.resume) {
+    absl::Status fresh = absl::OkStatus();
+    if (main) {
+      fresh = o.overwrite ? CheckOverwriteSparesInputs(o.out, {o.base_model, o.shards}) : CheckFreshRunFolder(o.out);
+    }
     auto refused = (*dp)->AllReduceSum(int64_t{fresh.ok() ? 0 : 1});
     if (!refused.ok()) return refused.status();
     if (!fresh.ok()) return fresh;

@@ -149,6 +149,24 @@ absl::Status CheckFreshRunFolder(const std::string& out) {
                    " with --overwrite (deletes it), or choose another train.out"));
 }
 
+absl::Status CheckOverwriteSparesInputs(const std::string& out, const std::vector<std::string>& inputs) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(out, ec)) {
+    if (StepOf(entry.path()) < 0) continue;
+    const fs::path doomed = fs::weakly_canonical(entry.path(), ec);
+    for (const std::string& input : inputs) {
+      const fs::path path = fs::weakly_canonical(input, ec);
+      const auto [end, _] = std::mismatch(doomed.begin(), doomed.end(), path.begin(), path.end());
+      if (!ec && end == doomed.end()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(entry.path().string(), ": --overwrite would delete it, and the run reads ", input,
+                         " from it; copy that elsewhere first, or choose another train.out"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunFolder::StartFresh() const {
   if (!main) return absl::OkStatus();
   std::error_code ec;

@@ -35,6 +35,10 @@ struct RunFolder {
 // another train.out.
 absl::Status CheckFreshRunFolder(const std::string& out);
 
+// OK when none of `inputs` (the base model, the shards) lies in a checkpoint-N folder of `out`, which --overwrite
+// deletes; otherwise FailedPrecondition naming the folder and the input.
+absl::Status CheckOverwriteSparesInputs(const std::string& out, const std::vector<std::string>& inputs);
+
 // The latest complete checkpoint folder in `out`, if any.
 std::optional<std::string> LatestCheckpoint(const std::string& out);
 

@@ -273,7 +273,8 @@ std::map<std::string, std::string> FilesUnder(const fs::path& dir) {
 
 // Property: a fresh run into a folder holding an earlier run is refused before the model loads, naming the folder
 // and what it holds, and keeping every byte there (metrics, checkpoint, resolved.yaml); metrics without a complete
-// checkpoint are not offered --resume; overwrite starts afresh, leaving only the new run's files.
+// checkpoint are not offered --resume; overwrite starts afresh, leaving only the new run's files, unless it would
+// delete the base model it trains from.
 TEST(Train, FreshRunKeepsAnEarlierRunUnlessOverwriting) {
   const std::string base = MakeBase("base-fresh"), shards = MakeShards("shards-fresh", 8, 32);
   TrainOptions first = BaseOptions(base, shards, "run-fresh");
@@ -307,6 +308,17 @@ TEST(Train, FreshRunKeepsAnEarlierRunUnlessOverwriting) {
                 "--overwrite"),
             std::string::npos)
       << no_checkpoint.status();
+
+  // Overwriting may not delete what the run reads: here a base model that is the earlier run's checkpoint.
+  TrainOptions from_own_checkpoint = again;
+  from_own_checkpoint.overwrite = true;
+  from_own_checkpoint.base_model = (run / "checkpoint-3").string();
+  auto spared = Train(from_own_checkpoint);
+  ASSERT_FALSE(spared.ok());
+  EXPECT_EQ(spared.status().message(), (run / "checkpoint-3").string() + ": --overwrite would delete it, and the run "
+                                           "reads " + from_own_checkpoint.base_model + " from it; copy that elsewhere "
+                                           "first, or choose another train.out");
+  EXPECT_TRUE(FilesUnder(run) == before);
 
   again.overwrite = true;
   auto fresh = Train(again);
