@@ -45,7 +45,8 @@ struct CollectFlags {
   bool allow_no_reasoning = false;
   bool accept_length = false;
   bool verify = false;
-  std::vector<std::string> merge;  bool print_config = false;
+  std::vector<std::string> merge;
+  bool print_config = false;
 };
 
 std::atomic<bool> g_cancel{false};

@@ -28,7 +28,8 @@ struct VerifyFlags {
   std::string config;
   bool no_dedup = false;
   bool require_ground_truth = false;
-  bool quiet = false;  bool print_config = false;
+  bool quiet = false;
+  bool print_config = false;
 };
 
 int Fail(const std::string& message) {
