@@ -88,8 +88,8 @@ TEST(ShardCli, BuildIsDeterministicAndWritesResolvedConfig) {
 }
 
 // Property: a rebuild into a finished shard folder that fails before its first line (an input or a model folder that
-// does not exist, a flag value out of range or not a number) names the problem and leaves every file there with its bytes: manifest,
-// shards and resolved.yaml still describe the previous build.
+// does not exist, a flag value out of range or not a number) names the problem and leaves every file there with its
+// bytes: manifest, shards and resolved.yaml still describe the previous build.
 TEST(ShardCli, FailedRebuildKeepsThePreviousBuild) {
   const fs::path dir = MakeInput();
   const fs::path out = dir / "s";

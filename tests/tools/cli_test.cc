@@ -165,7 +165,8 @@ TEST(Cli, PrintConfigShowsTheResolvedConfig) {
        "-o /nonexistent/out/traces.jsonl --max-tokens 2048",
        "    # max new tokens per response; ≥ 1\n    max_tokens: 2048\n"},
   };
-  const auto printed = std::filesystem::temp_directory_path() / "distill-cli-printed.yaml";
+  const auto printed =
+      std::filesystem::temp_directory_path() / ("distill-cli-printed-" + std::to_string(::getpid()) + ".yaml");
   for (const auto& c : cases) {
     SCOPED_TRACE(c.args);
     Result r = RunDistill(c.args);
