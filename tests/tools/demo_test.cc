@@ -4,6 +4,8 @@
 // student checkpoint decoded greedily through LibTorch and through its f32 GGUF in llama.cpp gives the same tokens,
 // hence the same answers, except where LibTorch's two best logits tie to within float rounding; and a GGUF eval
 // cut short resumes where it stopped. On several cores the trainings run as data-parallel ranks.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -33,6 +35,24 @@ std::map<std::string, std::string> ExtractedById(const eval::EvalRun& run) {
   return answers;
 }
 
+// Property: a --work folder that holds files the demo did not make is refused before the first stage, its files
+// kept; the demo replaces results only in a folder it marked (or an empty one).
+TEST(Demo, RefusesAWorkFolderItDidNotMake) {
+  const fs::path work = fs::temp_directory_path() / ("distill_demo_foreign_" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  fs::create_directories(work / "runs");
+  std::ofstream(work / "runs" / "keep.txt") << "a project's own run\n";
+  auto demo = testing::RunDistill("demo --quick --work " + work.string());
+  EXPECT_NE(demo.exit_code, 0) << demo.out;
+  EXPECT_NE(demo.out.find(work.string() + ": holds files and is not a demo work folder (no .distill-demo inside)"),
+            std::string::npos)
+      << demo.out;
+  EXPECT_EQ(demo.out.find("teacher-sim"), std::string::npos) << demo.out;
+  EXPECT_TRUE(fs::exists(work / "runs" / "keep.txt"));
+  EXPECT_FALSE(fs::exists(work / ".distill-demo"));
+  fs::remove_all(work);
+}
+
 TEST(Demo, QuickRunEndToEndStudentBeatsBaseAndGgufAgreesWithLibTorch) {
   const fs::path work = fs::temp_directory_path() / "distill_demo_test";
   fs::remove_all(work);
@@ -42,6 +62,7 @@ TEST(Demo, QuickRunEndToEndStudentBeatsBaseAndGgufAgreesWithLibTorch) {
                             "[5/9] base model", "[6/9] build", "[7/9] train", "[8/9] export", "[9/9] eval"})
     EXPECT_NE(demo.out.find(stage), std::string::npos) << stage << "\n" << demo.out;
   EXPECT_TRUE(fs::exists(work / "report.html"));
+  EXPECT_TRUE(fs::exists(work / ".distill-demo"));  // so a rerun may replace what is here
   EXPECT_TRUE(fs::exists(work / "student.q8_0.gguf"));
   // The base was probed on its tables after pretraining: every one-column fact once, by kind (the products are
   // 8 multipliers × 10 digits), no kind with more right than asked.

@@ -263,14 +263,36 @@ absl::StatusOr<trainer::TrainReport> RunTraining(const DemoOptions& options, con
   return TrainInProcess(std::move(train), stage);
 }
 
+// Marks a folder the demo works in: only there (or in an empty folder) does it delete earlier results.
+constexpr char kWorkMarker[] = ".distill-demo";
+
+// Creates or claims the work folder. A folder that holds files but is neither marked nor one from before the marker
+// (sft.yaml and heldout.jsonl inside) is refused: a mistyped --work must not cost a project its runs/ or evals/.
+absl::Status ClaimWorkFolder(const fs::path& work) {
+  std::error_code ec;
+  if (fs::exists(work, ec)) {
+    if (!fs::is_directory(work, ec)) return absl::InvalidArgumentError(absl::StrCat(work.string(), ": not a folder"));
+    const bool demo_made = fs::exists(work / kWorkMarker, ec) ||
+                           (fs::exists(work / "sft.yaml", ec) && fs::exists(work / "heldout.jsonl", ec));
+    if (!demo_made && !fs::is_empty(work, ec)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          work.string(), ": holds files and is not a demo work folder (no ", kWorkMarker,
+          " inside); the demo replaces its results there (runs/, evals/, report.html, …), so give --work a new or "
+          "empty folder"));
+    }
+  }
+  fs::create_directories(work, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat(work.string(), ": cannot create: ", ec.message()));
+  return data::WriteFileAtomically((work / kWorkMarker).string(), "a distill demo work folder: reruns replace it\n");
+}
+
 }  // namespace
 
 absl::StatusOr<DemoResult> RunDemo(const DemoOptions& options) {
   Stage stage(options);
   const fs::path work = options.work;
+  if (auto st = ClaimWorkFolder(work); !st.ok()) return st;
   std::error_code ec;
-  fs::create_directories(work, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat(options.work, ": cannot create: ", ec.message()));
   // A rerun starts clean: what an earlier run left here would mix into this one.
   for (const char* old : {"base-init", "runs", "evals", "pretrain-shards", "sft-shards", "report.html"})
     (void)data::RemoveTree((work / old).string());

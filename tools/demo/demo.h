@@ -22,7 +22,9 @@
 namespace distill::demo {
 
 struct DemoOptions {
-  std::string work;             // folder for every artifact (created; kept afterwards)
+  // Folder for every artifact (created; kept afterwards). A rerun replaces the earlier results there; a folder that
+  // holds files the demo did not make (no .distill-demo inside) is refused.
+  std::string work;
   uint64_t seed = 7;            // drives problems, teacher content, faults, init, data order and sampling
   int threads = 0;              // CPU threads for training and decoding (0 = all cores)
   // Sizes (the defaults are the full demo; tests shrink them).
