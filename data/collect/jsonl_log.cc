@@ -1,6 +1,7 @@
 #include "data/collect/jsonl_log.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,11 +80,27 @@ absl::StatusOr<uint64_t> RepairTornTail(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<JsonlLog>> JsonlLog::Open(const std::string& path, JsonlLogOptions options,
                                                           uint64_t* repaired_bytes) {
-  auto cut = RepairTornTail(path);
-  if (!cut.ok()) return cut.status();
-  if (repaired_bytes) *repaired_bytes = *cut;
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("cannot open for append", path);
+  // One writer per file, held until close: a second collector on the same output would interleave its lines with
+  // ours and, worse, cut our line in progress as a "torn tail" below.
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": another process is appending to it (a second distill collect or eval on the same output?); "
+                "wait for it to finish, or choose another output"));
+    }
+    errno = err;
+    return Errno("cannot lock", path);
+  }
+  auto cut = RepairTornTail(path);
+  if (!cut.ok()) {
+    ::close(fd);
+    return cut.status();
+  }
+  if (repaired_bytes) *repaired_bytes = *cut;
   return std::unique_ptr<JsonlLog>(new JsonlLog(path, fd, options));
 }
 

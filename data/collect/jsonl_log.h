@@ -23,7 +23,8 @@ struct JsonlLogOptions {
 class JsonlLog {
  public:
   // Opens `path` for appending (creating it), first truncating a torn last line; `repaired_bytes`, when given,
-  // receives how many bytes were cut.
+  // receives how many bytes were cut. The file is locked (flock) until the log closes: while another process (or
+  // another JsonlLog) holds it, Open fails with FailedPrecondition naming the path and touches nothing.
   static absl::StatusOr<std::unique_ptr<JsonlLog>> Open(const std::string& path, JsonlLogOptions options = {},
                                                          uint64_t* repaired_bytes = nullptr);
   ~JsonlLog();

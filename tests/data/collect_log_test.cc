@@ -93,6 +93,31 @@ TEST(JsonlLog, MergeDeduplicatesByKey) {
   std::filesystem::remove_all(dir);
 }
 
+// Property: a log file has one writer at a time: while one JsonlLog holds it, a second Open (as a second collector
+// on the same output would) is refused naming the path, and the first writer's half-written line is not cut as a
+// torn tail; after the first closes, the file opens again.
+TEST(JsonlLog, SecondWriterIsRefused) {
+  std::string dir = testing::TempDir("log_lock");
+  const std::string path = dir + "/traces.jsonl";
+  {
+    auto first = JsonlLog::Open(path);
+    ASSERT_TRUE(first.ok()) << first.status();
+    ASSERT_TRUE((*first)->Append("{\"a\": 1}").ok());
+    std::ofstream(path, std::ios::app) << "{\"b\": ";  // the first writer's line in progress, as another sees it
+    auto second = JsonlLog::Open(path);
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(second.status().message().find(path + ": another process is appending to it"), std::string::npos)
+        << second.status();
+    EXPECT_EQ(testing::ReadAll(path), "{\"a\": 1}\n{\"b\": ");
+  }
+  uint64_t repaired = 0;
+  auto reopened = JsonlLog::Open(path, {}, &repaired);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(repaired, 6u);  // once nobody writes, the torn line is cut
+  std::filesystem::remove_all(dir);
+}
+
 // Property: resuming a traces file with done keys and a torn tail, the collector requests only the missing
 // (prompt, sample) pairs and the file ends with every key exactly once.
 TEST(JsonlLog, ResumeWritesNoDuplicates) {
