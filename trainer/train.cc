@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -123,19 +124,26 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   if (!dp.ok()) return dp.status();
   const bool main = (*dp)->is_main();
 
-  // An earlier run in the folder is refused before anything loads, and so is an overwrite that would delete the base
-  // model or the shards (rank 0 looks; every rank learns the verdict, so none waits in a collective for a rank that
-  // gave up).
-  if (!o.resume) {
-    absl::Status fresh = absl::OkStatus();
-    if (main) {
-      fresh = o.overwrite ? CheckOverwriteSparesInputs(o.out, {o.base_model, o.shards}) : CheckFreshRunFolder(o.out);
+  // The folder is refused before anything loads while another run holds it, when it holds an earlier run (unless
+  // resuming), or when an overwrite would delete the base model or the shards. Rank 0 looks and keeps the lock;
+  // every rank learns the verdict, so none waits in a collective for a rank that gave up.
+  std::optional<RunFolderLock> lock;
+  absl::Status usable = absl::OkStatus();
+  if (main) {
+    auto locked = RunFolderLock::Acquire(o.out);
+    if (locked.ok()) {
+      lock.emplace(std::move(*locked));
+    } else {
+      usable = locked.status();
     }
-    auto refused = (*dp)->AllReduceSum(int64_t{fresh.ok() ? 0 : 1});
-    if (!refused.ok()) return refused.status();
-    if (!fresh.ok()) return fresh;
-    if (*refused > 0) return absl::FailedPreconditionError(absl::StrCat(o.out, ": rank 0 refused the run folder"));
+    if (usable.ok() && !o.resume) {
+      usable = o.overwrite ? CheckOverwriteSparesInputs(o.out, {o.base_model, o.shards}) : CheckFreshRunFolder(o.out);
+    }
   }
+  auto refused = (*dp)->AllReduceSum(int64_t{usable.ok() ? 0 : 1});
+  if (!refused.ok()) return refused.status();
+  if (!usable.ok()) return usable;
+  if (*refused > 0) return absl::FailedPreconditionError(absl::StrCat(o.out, ": rank 0 refused the run folder"));
 
   // Data first: a bad shard folder fails before the model is loaded.
   auto train_set = shard::ShardSet::Open(o.shards, "train");

@@ -1,12 +1,17 @@
 #include "trainer/train_checkpoint.h"
 
 #include <torch/serialize.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -121,6 +126,32 @@ absl::Status CheckState(const json& state, const fs::path& path, int64_t folder_
 }
 
 }  // namespace
+
+absl::StatusOr<RunFolderLock> RunFolderLock::Acquire(const std::string& out) {
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", out, ": ", ec.message()));
+  const std::string path = (fs::path(out) / ".distill-train.lock").string();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          out, ": another distill train is running in this folder (it holds .distill-train.lock); wait for it to "
+               "finish, or choose another train.out"));
+    }
+    return absl::InternalError(absl::StrCat("cannot lock ", path, ": ", std::strerror(err)));
+  }
+  return RunFolderLock(fd);
+}
+
+RunFolderLock::RunFolderLock(RunFolderLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+RunFolderLock::~RunFolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+}
 
 absl::Status CheckFreshRunFolder(const std::string& out) {
   std::error_code ec;

@@ -30,6 +30,21 @@ struct RunFolder {
   absl::Status WriteResolvedConfig(const std::string& yaml) const;  // resolved.yaml, temp-then-rename
 };
 
+// An exclusive lock on "<out>/.distill-train.lock" (flock), held while it lives: one run per folder, so a second
+// `distill train` (say a --resume while the first still runs) cannot interleave metrics and checkpoints with it.
+class RunFolderLock {
+ public:
+  // Creates `out` when missing. FailedPrecondition, naming the folder, while another process holds the lock.
+  static absl::StatusOr<RunFolderLock> Acquire(const std::string& out);
+  RunFolderLock(RunFolderLock&& other) noexcept;
+  RunFolderLock& operator=(RunFolderLock&&) = delete;
+  ~RunFolderLock();
+
+ private:
+  explicit RunFolderLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 // OK when `out` holds no earlier run: no metrics.jsonl lines and no checkpoint-N folder (complete or not).
 // Otherwise FailedPrecondition naming the folder and what it holds, with the ways on: --resume, --overwrite, or
 // another train.out.

@@ -4,7 +4,9 @@
 #include "trainer/train.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <torch/cuda.h>
 #include <unistd.h>
@@ -273,8 +275,8 @@ std::map<std::string, std::string> FilesUnder(const fs::path& dir) {
 
 // Property: a fresh run into a folder holding an earlier run is refused before the model loads, naming the folder
 // and what it holds, and keeping every byte there (metrics, checkpoint, resolved.yaml); metrics without a complete
-// checkpoint are not offered --resume; overwrite starts afresh, leaving only the new run's files, unless it would
-// delete the base model it trains from.
+// checkpoint are not offered --resume; while another process holds the folder even --resume is refused; overwrite
+// starts afresh, leaving only the new run's files, unless it would delete the base model it trains from.
 TEST(Train, FreshRunKeepsAnEarlierRunUnlessOverwriting) {
   const std::string base = MakeBase("base-fresh"), shards = MakeShards("shards-fresh", 8, 32);
   TrainOptions first = BaseOptions(base, shards, "run-fresh");
@@ -308,6 +310,22 @@ TEST(Train, FreshRunKeepsAnEarlierRunUnlessOverwriting) {
                 "--overwrite"),
             std::string::npos)
       << no_checkpoint.status();
+
+  // While another process holds the folder (a run still going), even --resume is refused, and nothing changes.
+  {
+    const int held = ::open((run / ".distill-train.lock").c_str(), O_RDWR);
+    ASSERT_GE(held, 0);
+    ASSERT_EQ(::flock(held, LOCK_EX | LOCK_NB), 0);
+    TrainOptions resume = first;
+    resume.resume = true;
+    auto busy = Train(resume);
+    ::close(held);
+    ASSERT_FALSE(busy.ok());
+    EXPECT_EQ(busy.status().message(), run.string() + ": another distill train is running in this folder (it holds "
+                                                      ".distill-train.lock); wait for it to finish, or choose another "
+                                                      "train.out");
+    EXPECT_TRUE(FilesUnder(run) == before);
+  }
 
   // Overwriting may not delete what the run reads: here a base model that is the earlier run's checkpoint.
   TrainOptions from_own_checkpoint = again;
