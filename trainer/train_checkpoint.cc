@@ -2,7 +2,6 @@
 
 #include <torch/serialize.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "data/file_lock.h"
 #include "data/remove_tree.h"
 #include "trainer/checkpoint_io.h"
 #include "trainer/hf/file_io.h"
@@ -134,15 +134,13 @@ absl::StatusOr<RunFolderLock> RunFolderLock::Acquire(const std::string& out) {
   const std::string path = (fs::path(out) / ".distill-train.lock").string();
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
+  if (absl::Status s = data::LockExclusive(fd, path,
+                                           absl::StrCat(out, ": another distill train is running in this folder (it "
+                                                             "holds .distill-train.lock); wait for it to finish, or "
+                                                             "choose another train.out"));
+      !s.ok()) {
     ::close(fd);
-    if (err == EWOULDBLOCK) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          out, ": another distill train is running in this folder (it holds .distill-train.lock); wait for it to "
-               "finish, or choose another train.out"));
-    }
-    return absl::InternalError(absl::StrCat("cannot lock ", path, ": ", std::strerror(err)));
+    return s;
   }
   return RunFolderLock(fd);
 }

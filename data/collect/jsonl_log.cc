@@ -1,7 +1,6 @@
 #include "data/collect/jsonl_log.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "data/file_lock.h"
 #include "nlohmann/json.hpp"
 
 namespace distill::data::collect {
@@ -84,16 +84,13 @@ absl::StatusOr<std::unique_ptr<JsonlLog>> JsonlLog::Open(const std::string& path
   if (fd < 0) return Errno("cannot open for append", path);
   // One writer per file, held until close: a second collector on the same output would interleave its lines with
   // ours and, worse, cut our line in progress as a "torn tail" below.
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
+  if (absl::Status s = LockExclusive(fd, path,
+                                     absl::StrCat(path, ": another process is appending to it (a second distill "
+                                                        "collect or eval on the same output?); wait for it to "
+                                                        "finish, or choose another output"));
+      !s.ok()) {
     ::close(fd);
-    if (err == EWOULDBLOCK) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          path, ": another process is appending to it (a second distill collect or eval on the same output?); "
-                "wait for it to finish, or choose another output"));
-    }
-    errno = err;
-    return Errno("cannot lock", path);
+    return s;
   }
   auto cut = RepairTornTail(path);
   if (!cut.ok()) {
