@@ -82,5 +82,24 @@ TEST_F(ReportCli, ErrorsWriteNothing) {
   EXPECT_FALSE(fs::exists(out.parent_path()));
 }
 
+// Property: an -o naming an existing file that is not an HTML page (here a run's own metrics.jsonl) is refused and
+// kept byte for byte; an earlier report at -o is replaced.
+TEST_F(ReportCli, OutputThatIsNotHtmlIsNotReplaced) {
+  const fs::path metrics = fs::path(dirs_[0]) / "metrics.jsonl";
+  const std::string before = Slurp(metrics);
+  auto refused = RunDistill("report " + Dirs() + " -o '" + metrics.string() + "'");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.out.find(metrics.string() + ": exists and is not an HTML page; refusing to replace it"),
+            std::string::npos)
+      << refused.out;
+  EXPECT_EQ(Slurp(metrics), before);
+
+  const fs::path out = root_ / "report.html";
+  ASSERT_EQ(RunDistill("report " + Dirs() + " -o '" + out.string() + "'").exit_code, 0);
+  auto again = RunDistill("report " + Dirs() + " --title Again -o '" + out.string() + "'");
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_NE(Slurp(out).find("Again"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace distill

@@ -98,7 +98,8 @@ absl::StatusOr<ReportInputs> ScanReportInputs(const std::vector<std::string>& di
 // reasoning-length-RUN">, <table id="eval-table">, <section class="train-run|eval-run|samples" data-run="RUN">.
 std::string RenderReportHtml(const ReportInputs& inputs, const ReportOptions& options);
 
-// Renders and writes `path` temp-then-rename (creating its folder); on error nothing is left under `path`.
+// Renders and writes `path` temp-then-rename (creating its folder); on error nothing is left under `path`. An
+// existing `path` that is a folder or not an HTML page is refused (FailedPrecondition / InvalidArgument), untouched.
 absl::Status WriteReport(const ReportInputs& inputs, const ReportOptions& options, const std::string& path);
 
 // ScanReportInputs, then WriteReport; returns what it read (for a summary). On any error nothing is written.
