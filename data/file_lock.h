@@ -3,13 +3,16 @@
 // (or the process ending, however it ends) releases it.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 
 namespace distill::data {
@@ -20,6 +23,18 @@ inline absl::Status LockExclusive(int fd, const std::string& path, const std::st
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return absl::OkStatus();
   if (errno == EWOULDBLOCK) return absl::FailedPreconditionError(busy);
   return absl::InternalError(absl::StrCat("cannot lock ", path, ": ", std::strerror(errno)));
+}
+
+// Opens (creating, mode 0644) `path` with `flags` (O_CREAT | O_CLOEXEC are added) and locks it as LockExclusive
+// does; returns the descriptor, which the caller closes to release the lock. On failure nothing stays open.
+inline absl::StatusOr<int> OpenLocked(const std::string& path, int flags, const std::string& busy) {
+  const int fd = ::open(path.c_str(), flags | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  if (absl::Status s = LockExclusive(fd, path, busy); !s.ok()) {
+    ::close(fd);
+    return s;
+  }
+  return fd;
 }
 
 }  // namespace distill::data

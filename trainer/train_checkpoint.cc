@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -131,18 +129,12 @@ absl::StatusOr<RunFolderLock> RunFolderLock::Acquire(const std::string& out) {
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", out, ": ", ec.message()));
-  const std::string path = (fs::path(out) / ".distill-train.lock").string();
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
-  if (absl::Status s = data::LockExclusive(fd, path,
-                                           absl::StrCat(out, ": another distill train is running in this folder (it "
-                                                             "holds .distill-train.lock); wait for it to finish, or "
-                                                             "choose another train.out"));
-      !s.ok()) {
-    ::close(fd);
-    return s;
-  }
-  return RunFolderLock(fd);
+  auto fd = data::OpenLocked((fs::path(out) / ".distill-train.lock").string(), O_RDWR,
+                             absl::StrCat(out, ": another distill train is running in this folder (it holds "
+                                               ".distill-train.lock); wait for it to finish, or choose another "
+                                               "train.out"));
+  if (!fd.ok()) return fd.status();
+  return RunFolderLock(*fd);
 }
 
 RunFolderLock::RunFolderLock(RunFolderLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}

@@ -80,18 +80,14 @@ absl::StatusOr<uint64_t> RepairTornTail(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<JsonlLog>> JsonlLog::Open(const std::string& path, JsonlLogOptions options,
                                                           uint64_t* repaired_bytes) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("cannot open for append", path);
   // One writer per file, held until close: a second collector on the same output would interleave its lines with
   // ours and, worse, cut our line in progress as a "torn tail" below.
-  if (absl::Status s = LockExclusive(fd, path,
-                                     absl::StrCat(path, ": another process is appending to it (a second distill "
-                                                        "collect or eval on the same output?); wait for it to "
-                                                        "finish, or choose another output"));
-      !s.ok()) {
-    ::close(fd);
-    return s;
-  }
+  auto locked = OpenLocked(path, O_WRONLY | O_APPEND,
+                           absl::StrCat(path, ": another process is appending to it (a second distill collect or "
+                                              "eval on the same output?); wait for it to finish, or choose another "
+                                              "output"));
+  if (!locked.ok()) return locked.status();
+  const int fd = *locked;
   auto cut = RepairTornTail(path);
   if (!cut.ok()) {
     ::close(fd);

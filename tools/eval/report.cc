@@ -7,7 +7,6 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -15,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "data/atomic_file.h"
+#include "data/output_guard.h"
 #include "tools/eval/metrics.h"
 #include "tools/eval/report_svg.h"
 
@@ -509,30 +509,14 @@ std::string RenderReportHtml(const ReportInputs& inputs, const ReportOptions& op
   return out;
 }
 
-namespace {
-
-// An existing `path` that is not an HTML page (a run's metrics.jsonl, an eval.json) is a mistyped -o: refused.
-absl::Status CheckReportPath(const std::string& path) {
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) return absl::OkStatus();
-  if (fs::is_directory(status)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": is a folder; -o names the HTML file to write"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::string head(64, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  head = absl::AsciiStrToLower(absl::StripLeadingAsciiWhitespace(head));
-  if (head.empty() || head.starts_with("<!doctype html") || head.starts_with("<html")) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      path, ": exists and is not an HTML page; refusing to replace it (choose another -o, or delete it first)"));
-}
-
-}  // namespace
-
 absl::Status WriteReport(const ReportInputs& inputs, const ReportOptions& options, const std::string& path) {
-  if (absl::Status s = CheckReportPath(path); !s.ok()) return s;
+  // An existing `path` that is not an HTML page (a run's metrics.jsonl, an eval.json) is a mistyped -o.
+  const auto is_html = [](std::string_view head) {
+    const std::string start =
+        absl::AsciiStrToLower(absl::StripLeadingAsciiWhitespace(absl::string_view(head.data(), head.size())));
+    return start.starts_with("<!doctype html") || start.starts_with("<html");
+  };
+  if (absl::Status s = data::CheckReplaceableOutput(path, "HTML file", "an HTML page", is_html); !s.ok()) return s;
   const std::string html = RenderReportHtml(inputs, options);
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) {

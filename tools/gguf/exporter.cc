@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "data/output_guard.h"
 #include "nlohmann/json.hpp"
 #include "tools/gguf/gguf_file.h"
 #include "tools/gguf/modelfile.h"
@@ -385,30 +386,14 @@ GgmlType TensorType(const FileTypePlan& plan, const std::string& name, const std
   return type;
 }
 
-namespace {
-
-// An existing -o that is not a GGUF is a mistyped path far more often than a wish (`-o ckpt/model.safetensors`
-// would replace the weights being read): refused. An empty file or an earlier GGUF is replaced as usual.
-absl::Status CheckOutputPath(const std::string& out) {
-  std::error_code ec;
-  const fs::file_status status = fs::status(out, ec);
-  if (ec || !fs::exists(status)) return absl::OkStatus();
-  if (fs::is_directory(status)) {
-    return absl::InvalidArgumentError(absl::StrCat(out, ": is a folder; -o names the .gguf file to write"));
-  }
-  std::ifstream in(out, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, sizeof(magic));
-  if (in.gcount() == 0 || (in.gcount() == 4 && std::memcmp(magic, "GGUF", 4) == 0)) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      out, ": exists and is not a GGUF file; refusing to replace it (choose another -o, or delete it first)"));
-}
-
-}  // namespace
-
 absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
   const auto started = std::chrono::steady_clock::now();
-  if (auto s = CheckOutputPath(options.out); !s.ok()) return s;
+  // An existing -o that is not a GGUF is a mistyped path (`-o ckpt/model.safetensors` would replace the weights
+  // being read), not a wish.
+  if (auto s = data::CheckReplaceableOutput(options.out, ".gguf file", "a GGUF file",
+                                            [](std::string_view head) { return head.starts_with("GGUF"); });
+      !s.ok())
+    return s;
   auto plan = ParseFileType(options.type);
   if (!plan.ok()) return plan.status();
   // An adapter folder: weights and config.json from the base, tokenizer (with the training template) from the
