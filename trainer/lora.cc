@@ -327,6 +327,62 @@ absl::StatusOr<LoraOptions> LoadLoraAdapter(Model& model, const std::string& fol
   return options;
 }
 
+bool IsLoraAdapterFolder(const std::string& folder) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(std::filesystem::path(folder) / kConfigFile, ec);
+}
+
+absl::StatusOr<std::string> LoraAdapterBase(const std::string& adapter_folder) {
+  const std::string config_path = (std::filesystem::path(adapter_folder) / kConfigFile).string();
+  absl::StatusOr<LoraOptions> options = ParseAdapterConfig(config_path);
+  if (!options.ok()) return options.status();
+  const std::string& base = options->base_model_name_or_path;
+  if (base.empty()) return absl::NotFoundError(absl::StrCat(config_path, ": no base_model_name_or_path"));
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(std::filesystem::path(base) / "config.json", ec)) {
+    return absl::NotFoundError(absl::StrCat(config_path, ": base_model_name_or_path \"", base,
+                                            "\" is not a model folder here (no config.json)"));
+  }
+  return base;
+}
+
+absl::Status ContinueLoraAdapter(Model& model, const LoraOptions& options, const std::string& folder) {
+  if (HasAdapters(model)) return absl::FailedPreconditionError("the model already has LoRA adapters");
+  const std::string config_path = (std::filesystem::path(folder) / kConfigFile).string();
+  absl::StatusOr<LoraOptions> saved = ParseAdapterConfig(config_path);
+  if (!saved.ok()) return saved.status();
+  auto describe = [](const LoraOptions& o) {
+    return absl::StrCat("r ", o.r, ", alpha ", o.alpha, o.use_rslora ? " (rsLoRA)" : "", ", target_modules [",
+                        absl::StrJoin(o.target_modules, ", "), "]");
+  };
+  const auto targets = [](const LoraOptions& o) {
+    return std::set<std::string>(o.target_modules.begin(), o.target_modules.end());
+  };
+  if (saved->r != options.r || saved->alpha != options.alpha || saved->use_rslora != options.use_rslora ||
+      targets(*saved) != targets(options)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config_path, ": the adapter has ", describe(*saved), ", the run asks for ", describe(options),
+        "; set lora.r, lora.alpha and lora.target_modules to the adapter's to train it further"));
+  }
+  if (absl::StatusOr<LoraOptions> loaded = LoadLoraAdapter(model, folder); !loaded.ok()) return loaded.status();
+  for (auto& [name, linear] : AllLinears(model)) {
+    if (linear->lora) linear->lora->dropout = options.dropout;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Model>> LoadMergedLoraModel(const std::string& base_folder,
+                                                           const std::string& adapter_folder, torch::Device device,
+                                                           torch::Dtype dtype) {
+  absl::StatusOr<std::shared_ptr<Model>> model = LoadModel(base_folder, device, dtype);
+  if (!model.ok()) return model.status();
+  if (absl::StatusOr<LoraOptions> loaded = LoadLoraAdapter(**model, adapter_folder); !loaded.ok()) {
+    return loaded.status();
+  }
+  if (absl::Status status = MergeLora(**model); !status.ok()) return status;
+  return *model;
+}
+
 absl::Status MergeLora(Model& model) {
   if (!HasAdapters(model)) return absl::FailedPreconditionError("the model has no LoRA adapters to merge");
   torch::NoGradGuard no_grad;
@@ -345,12 +401,9 @@ absl::Status MergeLora(Model& model) {
 
 absl::Status MergeLoraFolder(const std::string& base_folder, const std::string& adapter_folder,
                              const std::string& out_folder) {
-  absl::StatusOr<std::shared_ptr<Model>> model = LoadModel(base_folder, torch::kCPU, torch::kFloat);
+  absl::StatusOr<std::shared_ptr<Model>> model =
+      LoadMergedLoraModel(base_folder, adapter_folder, torch::kCPU, torch::kFloat);
   if (!model.ok()) return model.status();
-  if (absl::StatusOr<LoraOptions> loaded = LoadLoraAdapter(**model, adapter_folder); !loaded.ok()) {
-    return loaded.status();
-  }
-  if (absl::Status status = MergeLora(**model); !status.ok()) return status;
   if (absl::Status status = SaveModel(**model, out_folder, ConfigDtype((*model)->config.torch_dtype)); !status.ok()) {
     return status;
   }

@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,9 +56,28 @@ absl::Status SaveLoraAdapter(const Model& model, const LoraOptions& options, con
 // rank/alpha patterns, modules_to_save, regex targets, fan_in_fan_out).
 absl::StatusOr<LoraOptions> LoadLoraAdapter(Model& model, const std::string& folder);
 
+// True when `folder` holds adapter_config.json: a PEFT adapter folder rather than a model.
+bool IsLoraAdapterFolder(const std::string& folder);
+
+// The adapter's base model folder as its adapter_config.json names it (base_model_name_or_path). NotFound, naming
+// the adapter, when the field is missing or names no folder holding config.json (a hub id, or a folder moved since
+// training); InvalidArgument for a malformed adapter_config.json.
+absl::StatusOr<std::string> LoraAdapterBase(const std::string& adapter_folder);
+
+// For training an adapter further: attaches the adapter at `folder` to `model` (which has none) as trainable
+// parameters, with options' dropout. The folder's r, lora_alpha, use_rslora and target_modules must equal options'
+// (InvalidArgument naming the folder and both values otherwise), so the adapters the run saves describe themselves.
+absl::Status ContinueLoraAdapter(Model& model, const LoraOptions& options, const std::string& folder);
+
 // W += scaling · B A for every adapter (computed in fp32 or wider, rounded once to W's dtype), then drops the
 // adapters and makes every parameter trainable again, leaving a plain model. FailedPrecondition without adapters.
 absl::Status MergeLora(Model& model);
+
+// LoadModel(base_folder) on `device` in `dtype` with the adapter at `adapter_folder` merged in (LoadLoraAdapter, then
+// MergeLora): a plain model equal to base + adapter. Errors name the folder at fault.
+absl::StatusOr<std::shared_ptr<Model>> LoadMergedLoraModel(const std::string& base_folder,
+                                                           const std::string& adapter_folder, torch::Device device,
+                                                           torch::Dtype dtype);
 
 // For `distill export`: loads the HF model at `base_folder` on the CPU in fp32, applies and merges the PEFT
 // adapter at `adapter_folder`, and saves the result to `out_folder` in the base's torch_dtype (fp32 when

@@ -6,11 +6,14 @@
 
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -112,9 +115,25 @@ nlohmann::json StepMetrics::ToJson() const {
   return j;
 }
 
+absl::Status CheckStartingModel(const TrainOptions& o) {
+  if (IsLoraAdapterFolder(o.base_model)) {
+    absl::StatusOr<std::string> base = LoraAdapterBase(o.base_model);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "train.base_model ", o.base_model, " is a LoRA adapter folder (adapter_config.json), not a model: set ",
+        "train.base_model to its base model", base.ok() ? absl::StrCat(" (", *base, ")") : std::string(),
+        " and train.base_adapter=", o.base_model));
+  }
+  if (!o.base_adapter.empty() && !IsLoraAdapterFolder(o.base_adapter)) {
+    return absl::NotFoundError(absl::StrCat("train.base_adapter ", o.base_adapter,
+                                            ": no adapter_config.json there (expected a PEFT LoRA adapter folder)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   if (o.mode != "full" && o.mode != "lora" && o.mode != "pretrain")
     return absl::InvalidArgumentError("train.mode: expected full, lora or pretrain, got \"" + o.mode + "\"");
+  if (absl::Status s = CheckStartingModel(o); !s.ok()) return s;
   auto env = DistEnvFromEnvironment();
   if (!env.ok()) return env.status();
   auto device = ResolveDevice(o.device, env->local_rank);
@@ -137,7 +156,9 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
       usable = locked.status();
     }
     if (usable.ok() && !o.resume) {
-      usable = o.overwrite ? CheckOverwriteSparesInputs(o.out, {o.base_model, o.shards}) : CheckFreshRunFolder(o.out);
+      std::vector<std::string> inputs = {o.base_model, o.shards};
+      if (!o.base_adapter.empty()) inputs.push_back(o.base_adapter);
+      usable = o.overwrite ? CheckOverwriteSparesInputs(o.out, inputs) : CheckFreshRunFolder(o.out);
     }
   }
   auto refused = (*dp)->AllReduceSum(int64_t{usable.ok() ? 0 : 1});
@@ -171,6 +192,9 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   auto config = hf::LoadModelConfig(o.base_model);
   if (!config.ok()) return config.status();
   if (o.rope_theta) config->rope_theta = *o.rope_theta;
+  // Rows longer than the base's context (open-r1 trains the 4k Qwen2.5-Math-7B at 32k): checkpoints declare the
+  // length trained at, as open-r1's edited config.json does, so vLLM's and llama.cpp's context limits allow it.
+  config->max_position_embeddings = std::max<int64_t>(config->max_position_embeddings, (*train_set)->seq_len());
   ConfigureCpuThreads(o.threads, config->hidden_size);
   const bool cuda = device->is_cuda();
   const torch::Dtype dtype = (o.dtype == "bfloat16" && !cuda) ? torch::kBFloat16 : torch::kFloat32;
@@ -194,7 +218,12 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   lora.target_modules = o.lora_targets;
   lora.seed = o.seed;
   lora.base_model_name_or_path = o.base_model;
-  if (o.mode == "lora") {
+  if (!o.base_adapter.empty()) {  // an earlier adapter: trained further in lora mode, else the starting weights
+    absl::Status s = o.mode == "lora" ? ContinueLoraAdapter(*model, lora, o.base_adapter)
+                                      : LoadLoraAdapter(*model, o.base_adapter).status();
+    if (s.ok() && o.mode != "lora") s = MergeLora(*model);
+    if (!s.ok()) return s;
+  } else if (o.mode == "lora") {
     if (auto s = AddLora(*model, lora); !s.ok()) return s;
   }
   model->train();

@@ -19,6 +19,9 @@ struct StepMetrics;
 
 struct TrainOptions {
   std::string base_model;  // HF folder: config.json, model*.safetensors, tokenizer files
+  // A PEFT LoRA adapter folder over base_model (empty: none): trained further in mode lora (lora_* must equal its
+  // adapter_config.json), merged into the weights in modes full and pretrain.
+  std::string base_adapter;
   std::string shards;      // shard folder (train split; validation split read from it when present)
   std::string out;         // run folder
   std::string mode = "full";  // full | lora | pretrain (loss on every token, no masks needed)
@@ -94,6 +97,11 @@ struct TrainReport {
   std::string last_checkpoint;  // folder
   std::vector<StepMetrics> metrics;
 };
+
+// The starting model's folders, before anything loads: base_model must not be a LoRA adapter folder (the message
+// names its base and the train.base_adapter override that loads it), and base_adapter, when set, must be one.
+// Train calls it; the CLI calls it first too, so the shards' tokenizer check reads a model folder.
+absl::Status CheckStartingModel(const TrainOptions& options);
 
 // Runs the loop. Errors (bad options, a shard folder built with another tokenizer, a missing base file) come
 // before any step; a NaN/inf loss stops the run with the step and batch named, and saves nothing after it.

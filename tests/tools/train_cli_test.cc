@@ -113,6 +113,17 @@ class TrainCli : public ::testing::Test {
 
   static fs::path Base() { return *root_ / "base"; }
   static fs::path Shards() { return *root_ / "shards"; }
+  // The base model with max_position_embeddings 64 in its config.json (made on first use).
+  static fs::path ShortContextBase() {
+    const fs::path dir = *root_ / "base-short-context";
+    if (fs::exists(dir)) return dir;
+    fs::create_directories(dir);
+    for (const auto& entry : fs::directory_iterator(Base())) fs::copy_file(entry.path(), dir / entry.path().filename());
+    json config = json::parse(ReadFile(dir / "config.json"));
+    config["max_position_embeddings"] = 64;
+    std::ofstream(dir / "config.json", std::ios::trunc) << config.dump(2);
+    return dir;
+  }
   static std::string Train(const fs::path& base, const fs::path& out, const std::string& extra) {
     return Cat("train train.base_model=", base.string(), " train.shards=", Shards().string(),
                " train.out=", out.string(), " train.device=cpu train.threads=2 ", extra);
@@ -200,6 +211,116 @@ TEST_F(TrainCli, LoraCheckpointExportsMerged) {
 
 // Property: shards built with the Qwen3 tokenizer are refused for a base folder carrying Llama 3's tokenizer,
 // naming tokenizer_fingerprint, before any step.
+// The "raw" text of each sample of an eval run folder, in order.
+std::vector<std::string> SampleTexts(const fs::path& eval_run) {
+  std::vector<std::string> out;
+  for (const std::string& line : Lines(eval_run / "samples.jsonl")) out.push_back(json::parse(line).value("raw", ""));
+  return out;
+}
+
+// Property: a LoRA checkpoint is a starting point everywhere a model is: `eval --backend torch` samples from base +
+// adapter (the same text as the merged model, which a full run from the adapter at a ~0 learning rate saves, and
+// not the base's; temperature 1 and top-p 1 draw by cumulative probability in id order, so a random model's
+// near-uniform distribution shows any real change and a ~1e-9 one moves no draw); `train.base_adapter` trains the adapter further (its options must match) or merges it (full); and a
+// base_model that is an adapter folder is refused with the override that would load it.
+TEST_F(TrainCli, LoraCheckpointEvaluatesAndTrainsOn) {
+  const fs::path run = *root_ / "run-lora-on";
+  const std::string lora = "train.mode=lora lora.r=4 lora.dropout=0 ";
+  ASSERT_EQ(RunDistill(Train(Base(), run, lora + "train.max_steps=2 train.lr=1e-2")).exit_code, 0);
+  const fs::path adapter = run / "checkpoint-2";
+  const fs::path merged_run = *root_ / "run-merged";
+  const DistillResult merged = RunDistill(Train(
+      Base(), merged_run, Cat("train.base_adapter=", adapter.string(), " train.max_steps=1 train.lr=1e-9")));
+  ASSERT_EQ(merged.exit_code, 0) << merged.out;
+  ASSERT_TRUE(fs::is_regular_file(merged_run / "checkpoint-1" / "model.safetensors")) << merged.out;
+
+  const fs::path bench = *root_ / "bench.jsonl";
+  std::ofstream(bench) << R"({"id":"a","problem":"What is 2 + 3?","answer":"5"})" << "\n"
+                       << R"({"id":"b","problem":"What is 7 + 1?","answer":"8"})" << "\n";
+  auto eval = [&](const std::string& model, const std::string& out, const std::string& extra = "") {
+    return RunDistill(Cat("eval ", bench.string(), " --backend torch -m ", model, " --temperature 1 --top-p 1 ",
+                          "--max-new-tokens 12 -q -o ", (*root_ / out).string(), " ", extra));
+  };
+  const DistillResult from_adapter = eval(adapter.string(), "eval-adapter");
+  ASSERT_EQ(from_adapter.exit_code, 0) << from_adapter.out;
+  const DistillResult from_merged = eval((merged_run / "checkpoint-1").string(), "eval-merged");
+  ASSERT_EQ(from_merged.exit_code, 0) << from_merged.out;
+  const std::vector<std::string> adapter_texts = SampleTexts(*root_ / "eval-adapter");
+  ASSERT_EQ(adapter_texts.size(), 2u);
+  EXPECT_EQ(adapter_texts, SampleTexts(*root_ / "eval-merged"));
+  EXPECT_NE(adapter_texts, (eval(Base().string(), "eval-base"), SampleTexts(*root_ / "eval-base")));
+  const DistillResult named = eval(adapter.string(), "eval-named", "--base " + Base().string());
+  ASSERT_EQ(named.exit_code, 0) << named.out;
+  EXPECT_EQ(SampleTexts(*root_ / "eval-named"), adapter_texts);
+  const DistillResult nowhere = eval(adapter.string(), "eval-nowhere", "--base " + (*root_ / "nowhere").string());
+  EXPECT_NE(nowhere.exit_code, 0);
+  EXPECT_NE(nowhere.out.find("nowhere"), std::string::npos) << nowhere.out;
+
+  // Trained further: the adapter's folder says base_model_name_or_path = the base, as the first run's did.
+  const fs::path again = *root_ / "run-lora-again";
+  const DistillResult further = RunDistill(Train(
+      Base(), again, Cat(lora, "train.base_adapter=", adapter.string(), " train.max_steps=1 train.lr=1e-9")));
+  ASSERT_EQ(further.exit_code, 0) << further.out;
+  EXPECT_EQ(json::parse(ReadFile(again / "checkpoint-1" / "adapter_config.json"))["base_model_name_or_path"],
+            Base().string());
+  const double first_loss = json::parse(Lines(run / "metrics.jsonl").front())["loss"].get<double>();
+  const double further_loss = json::parse(Lines(again / "metrics.jsonl").front())["loss"].get<double>();
+  EXPECT_LT(further_loss, first_loss) << "the adapter was not loaded: the first batch's loss did not improve";
+
+  const fs::path mismatched = *root_ / "run-lora-r8";
+  const DistillResult r8 = RunDistill(Train(
+      Base(), mismatched, Cat("train.mode=lora lora.r=8 train.base_adapter=", adapter.string(), " train.max_steps=1")));
+  EXPECT_NE(r8.exit_code, 0);
+  EXPECT_NE(r8.out.find("the adapter has r 4"), std::string::npos) << r8.out;
+  EXPECT_NE(r8.out.find("lora.r"), std::string::npos) << r8.out;
+  ExpectNoStep(mismatched);
+  const DistillResult swapped = RunDistill(Train(adapter, *root_ / "run-swapped", "train.max_steps=1"));
+  EXPECT_NE(swapped.exit_code, 0);
+  EXPECT_NE(swapped.out.find(Cat("set train.base_model to its base model (", Base().string(),
+                                 ") and train.base_adapter=", adapter.string())),
+            std::string::npos)
+      << swapped.out;
+  ExpectNoStep(*root_ / "run-swapped");
+}
+
+// Property: checkpoints declare at least the context they were trained at (open-r1 raises Qwen2.5-Math-7B's 4,096 to
+// its 32,768-token rows by hand), so vLLM and llama.cpp (the GGUF's context_length) allow it; a longer one is kept.
+TEST_F(TrainCli, CheckpointsDeclareTheTrainedContext) {
+  const fs::path short_base = ShortContextBase();  // the shards' rows are 128 tokens
+  for (const auto& [base, want] : {std::pair{short_base, 128}, std::pair{Base(), 40960}}) {
+    const fs::path run = *root_ / Cat("run-context-", want);
+    const DistillResult trained = RunDistill(Train(base, run, "train.max_steps=1"));
+    ASSERT_EQ(trained.exit_code, 0) << trained.out;
+    EXPECT_EQ(json::parse(ReadFile(run / "checkpoint-1" / "config.json"))["max_position_embeddings"], want);
+  }
+}
+
+// Property: `eval --backend torch` ends a sample at the model's context (max_position_embeddings), as vLLM's
+// max_model_len does, instead of decoding past it toward the 32,768-token default: a random model, which never
+// draws its end-of-turn token, stops with finish_reason length after fewer than 64 tokens of prompt and sample,
+// where the long-context base runs to --max-new-tokens.
+TEST_F(TrainCli, EvalStopsAtTheModelsContext) {
+  const fs::path bench = *root_ / "bench-context.jsonl";
+  std::ofstream(bench) << R"({"id":"a","problem":"What is 2 + 3?","answer":"5"})" << "\n";
+  for (const auto& [model, name] : {std::pair{ShortContextBase(), "eval-short"}, std::pair{Base(), "eval-long"}}) {
+    const DistillResult ran = RunDistill(Cat("eval ", bench.string(), " --backend torch -m ", model.string(),
+                                             " --temperature 1 --top-p 1 --max-new-tokens 100 -q -o ",
+                                             (*root_ / name).string()));
+    ASSERT_EQ(ran.exit_code, 0) << ran.out;
+    const std::vector<std::string> lines = Lines(*root_ / name / "samples.jsonl");
+    ASSERT_EQ(lines.size(), 1u);
+    const json sample = json::parse(lines[0]);
+    EXPECT_EQ(sample["finish_reason"], "length") << lines[0];
+    const int64_t tokens = sample["reasoning_tokens"].get<int64_t>() + sample["answer_tokens"].get<int64_t>();
+    if (model == Base()) {
+      EXPECT_EQ(tokens, 100) << lines[0];
+    } else {
+      EXPECT_GT(tokens, 0) << lines[0];
+      EXPECT_LT(tokens, 64) << lines[0];
+    }
+  }
+}
+
 TEST_F(TrainCli, RefusesShardsOfAnotherTokenizer) {
   const fs::path llama = *root_ / "base-llama3";
   fs::create_directories(llama);

@@ -96,7 +96,10 @@ VerbRun Setup(CLI::App& cmd) {
   cmd.add_option("-o,--out", o.out, "eval run folder to write (eval.json, samples.jsonl)");
   cmd.add_option("--backend", o.backend, "endpoint | torch | gguf")->default_str("torch");
   o.backend = "torch";
-  cmd.add_option("-m,--model", o.model, "endpoint: model id; torch: HF model folder; gguf: the .gguf file");
+  cmd.add_option("-m,--model", o.model,
+                 "endpoint: model id; torch: HF model folder or LoRA adapter folder; gguf: the .gguf file");
+  cmd.add_option("--base", o.base, "torch, for a LoRA adapter folder: its base model folder (default: "
+                                   "adapter_config.json's base_model_name_or_path)");
   cmd.add_option("-u,--base-url", o.base_url, "endpoint: base URL (…/v1 accepted)");
   cmd.add_option("--api-key-env", o.api_key_env, "endpoint: environment variable holding the API key");
   cmd.add_option("--tokenizer", o.tokenizer, "torch/gguf: model folder with tokenizer and chat template "

@@ -83,6 +83,7 @@ int RunTrain(const TrainFlags& flags) {
   o.resume = flags.resume;
   o.overwrite = flags.overwrite;
 
+  if (auto s = trainer::CheckStartingModel(o); !s.ok()) return Fail(std::string(s.message()));
   std::string chat_template;
   if (auto s = CheckShardsMatchModel(o.shards, o.base_model, cfg->GetString("train.template"), &chat_template);
       !s.ok())

@@ -19,6 +19,8 @@ Schema TrainSchema() {
   Schema s{"train", {}};
   auto& e = s.entries;
   e.push_back(RequiredKey("train.base_model", ValueType::kPath, "HF base model folder"));
+  e.push_back(Key("train.base_adapter", ValueType::kPath, std::string(),
+                  "PEFT LoRA adapter folder on base_model: trained further (lora) or merged in (full, pretrain)"));
   e.push_back(RequiredKey("train.shards", ValueType::kPath, "shard folder from distill build"));
   e.push_back(Key("train.out", ValueType::kPath, std::string("run"), "run folder"));
   e.push_back(EnumKey("train.mode", {"full", "lora", "pretrain"}, "full",
@@ -78,6 +80,7 @@ Schema TrainSchema() {
 trainer::TrainOptions TrainOptionsFromConfig(const Config& cfg) {
   trainer::TrainOptions o;
   o.base_model = cfg.GetString("train.base_model");
+  o.base_adapter = cfg.GetString("train.base_adapter");
   o.shards = cfg.GetString("train.shards");
   o.out = cfg.GetString("train.out");
   o.mode = cfg.GetString("train.mode");

@@ -22,7 +22,10 @@ async function main() {
   const { getLlama } = await import(url.pathToFileURL(path.join(modules, "node-llama-cpp/dist/index.js")).href);
   const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-  const contextSize = Math.max(64, ...requests.map((r) => r.context_size ?? (r.prompt_ids.length + r.max_new_tokens + 1)));
+  // A sample ends at the model's training context (the GGUF's context_length), as the torch backend's does.
+  const trainContext = model.trainContextSize;
+  const contextSize = Math.min(trainContext, Math.max(64,
+    ...requests.map((r) => r.context_size ?? (r.prompt_ids.length + r.max_new_tokens + 1))));
   // One thread by default: one sequence's matrices are small, and a second thread's synchronisation made a tiny
   // model's decoding 10x slower here (DISTILL_LLAMA_THREADS overrides for big models).
   const kvType = requests.length > 0 && requests[0].kv_cache_type ? requests[0].kv_cache_type : "F16";
@@ -43,11 +46,12 @@ async function main() {
           yieldEogToken: true };
     const tokens = [];
     let finish = "length";
-    if (request.max_new_tokens > 0) {
+    const maxNew = Math.min(request.max_new_tokens, contextSize - request.prompt_ids.length);
+    if (maxNew > 0) {
       for await (const token of sequence.evaluate(request.prompt_ids, options)) {
         tokens.push(token);
         if (stops.has(token) || model.isEogToken(token)) { finish = "stop"; break; }
-        if (tokens.length >= request.max_new_tokens) break;
+        if (tokens.length >= maxNew) break;
       }
     }
     fs.writeSync(out, JSON.stringify({ key: request.key, tokens, finish_reason: finish }) + "\n");

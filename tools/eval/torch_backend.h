@@ -7,7 +7,8 @@
 
 namespace distill::eval {
 
-// Loads options.model (an HF model folder) and returns a backend that samples options.samples completions per
+// Loads options.model (an HF model folder, or a PEFT LoRA adapter folder merged into options.base or else the
+// base its adapter_config.json names) and returns a backend that samples options.samples completions per
 // request with options.temperature / top_p / max_new_tokens (temperature 0 = greedy). Errors name the folder.
 absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options);
 

@@ -3,15 +3,34 @@
 #include <torch/cuda.h>
 #include <torch/types.h>
 
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
 #include "trainer/checkpoint_io.h"
 #include "trainer/cpu_threads.h"
 #include "trainer/decode.h"
+#include "trainer/lora.h"
 
 namespace distill::eval {
 
 absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options) {
   torch::Device device = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  auto loaded = trainer::LoadModel(options.model, device, torch::kFloat);
+  absl::StatusOr<std::shared_ptr<trainer::Model>> loaded;
+  if (trainer::IsLoraAdapterFolder(options.model)) {  // a LoRA run's checkpoint: merged into its base, as export does
+    absl::StatusOr<std::string> base = options.base;
+    if (options.base.empty()) base = trainer::LoraAdapterBase(options.model);
+    if (!base.ok()) return absl::Status(base.status().code(), absl::StrCat(base.status().message(),
+                                                                           "; name the base model folder with --base"));
+    loaded = trainer::LoadMergedLoraModel(*base, options.model, device, torch::kFloat);
+  } else if (!options.base.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--base is for a LoRA adapter folder, and ", options.model, " holds no adapter_config.json"));
+  } else {
+    loaded = trainer::LoadModel(options.model, device, torch::kFloat);
+  }
   if (!loaded.ok()) return loaded.status();
   std::shared_ptr<trainer::Model> model = *loaded;
   if (device.is_cpu()) trainer::ConfigureCpuThreads(0, model->config.hidden_size);
@@ -23,7 +42,9 @@ absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options) {
     for (const TokenRequest& r : requests) total += r.samples;
     for (const TokenRequest& request : requests) {
       trainer::GenerateOptions generate;
-      generate.max_new_tokens = options.max_new_tokens;
+      // A sample ends at the model's context, as vLLM's max_model_len ends it (32,768 new tokens is the default).
+      const int64_t room = model->config.max_position_embeddings - static_cast<int64_t>(request.prompt_ids.size());
+      generate.max_new_tokens = std::clamp<int64_t>(room, 0, options.max_new_tokens);
       generate.temperature = options.temperature;
       generate.top_p = options.top_p;
       generate.seed = request.seed;
