@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/run_distill.h"
 #include "tools/cli/exception_message.h"
 #include "trainer/checkpoint_io.h"
+#include "trainer/hf/safetensors.h"
 #include "trainer/model.h"
 
 namespace {
@@ -319,6 +321,53 @@ TEST_F(TrainCli, EvalStopsAtTheModelsContext) {
       EXPECT_LT(tokens, 64) << lines[0];
     }
   }
+}
+
+// Property: `inspect` reads what train and export write: the base model folder (tensor count and parameters as
+// the safetensors file holds them), a LoRA checkpoint (its adapter_config.json and the lora_A/B tensors) and a GGUF
+// (version, architecture, tensors); a truncated GGUF is refused naming the file.
+TEST_F(TrainCli, InspectReadsModelsAdaptersAndGgufs) {
+  auto weights = distill::hf::SafetensorsFile::Open((Base() / "model.safetensors").string());
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  int64_t params = 0;
+  for (const auto& t : (*weights)->tensors()) params += t.numel();
+  const DistillResult model = RunDistill(Cat("inspect ", Base().string()));
+  ASSERT_EQ(model.exit_code, 0) << model.out;
+  EXPECT_NE(model.out.find(Cat(": safetensors, ", (*weights)->tensors().size(), " tensors, ",
+                               absl::StrFormat("%.2f", params / 1e6), " M parameters")),
+            std::string::npos)
+      << model.out;
+  EXPECT_NE(model.out.find("model.embed_tokens.weight"), std::string::npos) << model.out;
+  EXPECT_NE(model.out.find("[151936, 32]"), std::string::npos) << model.out;
+
+  const fs::path run = *root_ / "run-inspect";
+  ASSERT_EQ(RunDistill(Train(Base(), run, "train.mode=lora lora.r=4 lora.target_modules=[q_proj,v_proj] "
+                                          "train.max_steps=1")).exit_code, 0);
+  const DistillResult adapter = RunDistill(Cat("inspect ", (run / "checkpoint-1").string()));
+  ASSERT_EQ(adapter.exit_code, 0) << adapter.out;
+  EXPECT_NE(adapter.out.find(Cat("peft_type \"LORA\", r 4, lora_alpha 32")), std::string::npos) << adapter.out;
+  EXPECT_NE(adapter.out.find(Cat("target_modules [\"q_proj\",\"v_proj\"], base_model_name_or_path \"",
+                                 Base().string(), "\"")),
+            std::string::npos)
+      << adapter.out;
+  // One layer's q (A [4, 32], B [32, 4]) and v (A [4, 32], B [16, 4]: one 16-wide key/value head): 448 values.
+  EXPECT_NE(adapter.out.find(": safetensors, 4 tensors, 448 parameters"), std::string::npos) << adapter.out;
+  EXPECT_NE(adapter.out.find("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight F32   [4, 32]"),
+            std::string::npos)
+      << adapter.out;
+
+  const fs::path gguf = *root_ / "inspect.gguf";
+  ASSERT_EQ(RunDistill(Cat("export ", Base().string(), " -o ", gguf.string(), " -t f16 -q")).exit_code, 0);
+  const DistillResult file = RunDistill(Cat("inspect ", gguf.string()));
+  ASSERT_EQ(file.exit_code, 0) << file.out;
+  EXPECT_NE(file.out.find(": GGUF v3, "), std::string::npos) << file.out;
+  EXPECT_NE(file.out.find("general.architecture"), std::string::npos) << file.out;
+  EXPECT_NE(file.out.find("\"qwen3\""), std::string::npos) << file.out;
+  EXPECT_NE(file.out.find("token_embd.weight"), std::string::npos) << file.out;
+  fs::resize_file(gguf, fs::file_size(gguf) / 2);
+  const DistillResult cut = RunDistill(Cat("inspect ", gguf.string()));
+  EXPECT_NE(cut.exit_code, 0);
+  EXPECT_NE(cut.out.find(gguf.string()), std::string::npos) << cut.out;
 }
 
 TEST_F(TrainCli, RefusesShardsOfAnotherTokenizer) {

@@ -2,10 +2,15 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
 #include "tools/gguf/gguf_file.h"
 #include "trainer/hf/safetensors.h"
 
@@ -15,6 +20,14 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr size_t kTensorsShown = 40;  // without --all
+constexpr char kAdapterWeights[] = "adapter_model.safetensors";
+
+// 1.544 B, 5.12 M or 8192: a parameter count at a scale that shows its digits.
+std::string Count(uint64_t n) {
+  if (n >= 1'000'000'000) return absl::StrFormat("%.3f B", n / 1e9);
+  if (n >= 1'000'000) return absl::StrFormat("%.2f M", n / 1e6);
+  return std::to_string(n);
+}
 
 std::string Shape(const std::vector<int64_t>& dims) { return absl::StrCat("[", absl::StrJoin(dims, ", "), "]"); }
 
@@ -83,7 +96,7 @@ int InspectSafetensors(const std::string& path, bool all) {
     bytes += t->data.size();
     params += static_cast<uint64_t>(t->numel());
   }
-  std::printf("%s: safetensors, %zu tensors, %.3f B parameters;", path.c_str(), tensors.size(), params / 1e9);
+  std::printf("%s: safetensors, %zu tensors, %s parameters;", path.c_str(), tensors.size(), Count(params).c_str());
   for (const auto& [dtype, cb] : by_dtype) std::printf(" %s ×%d (%.1f MB)", dtype.c_str(), cb.first, cb.second / 1e6);
   std::printf("\n");
   for (size_t i = 0; i < tensors.size() && (all || i < kTensorsShown); ++i) {
@@ -96,6 +109,19 @@ int InspectSafetensors(const std::string& path, bool all) {
   return 0;
 }
 
+// A PEFT adapter folder's adapter_config.json in one line (what a merge needs: rank, scaling, targets, base).
+std::string DescribeAdapterConfig(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return absl::StrCat(path.string(), ": not a JSON object");
+  std::vector<std::string> parts;
+  for (const char* key : {"peft_type", "r", "lora_alpha", "lora_dropout", "use_rslora", "target_modules",
+                          "base_model_name_or_path"}) {
+    if (j.contains(key)) parts.push_back(absl::StrCat(key, " ", j[key].dump()));
+  }
+  return absl::StrCat(path.string(), ": ", absl::StrJoin(parts, ", "));
+}
+
 }  // namespace
 
 bool IsWeightsPath(const std::string& path) {
@@ -103,11 +129,18 @@ bool IsWeightsPath(const std::string& path) {
   if (p.extension() == ".gguf" || p.extension() == ".safetensors") return true;
   std::error_code ec;
   return fs::is_directory(p, ec) && !fs::exists(p / "manifest.json", ec) &&
-         (fs::exists(p / "model.safetensors", ec) || fs::exists(p / "model.safetensors.index.json", ec));
+         (fs::exists(p / "model.safetensors", ec) || fs::exists(p / "model.safetensors.index.json", ec) ||
+          fs::exists(p / kAdapterWeights, ec));
 }
 
 int InspectWeights(const std::string& path, bool all_tensors) {
   if (fs::path(path).extension() == ".gguf") return InspectGguf(path, all_tensors);
+  std::error_code ec;
+  if (fs::is_directory(path, ec) && !fs::exists(fs::path(path) / "model.safetensors", ec) &&
+      !fs::exists(fs::path(path) / "model.safetensors.index.json", ec)) {  // a LoRA run's checkpoint
+    std::printf("PEFT adapter %s\n", DescribeAdapterConfig(fs::path(path) / "adapter_config.json").c_str());
+    return InspectSafetensors((fs::path(path) / kAdapterWeights).string(), all_tensors);
+  }
   return InspectSafetensors(path, all_tensors);
 }
 
