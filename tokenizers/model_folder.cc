@@ -1,6 +1,8 @@
 #include "tokenizers/model_folder.h"
 
 #include <filesystem>
+#include <fstream>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -133,6 +135,12 @@ absl::StatusOr<ModelTokenization> LoadModelTokenization(const std::string& path,
     if (tokenizer_file.empty())
       return absl::NotFoundError(absl::StrCat(path, ": no tokenizer.json or tokenizer.model in this folder"));
   } else if (fs::is_regular_file(path, ec)) {
+    char magic[4] = {};
+    std::ifstream(path, std::ios::binary).read(magic, sizeof magic);
+    if (std::string_view(magic, sizeof magic) == "GGUF") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": a GGUF file (llama.cpp weights), not a Hugging Face model folder or tokenizer file"));
+    }
     tokenizer_file = path;
     folder = tokenizer_file.parent_path();
     if (folder.empty()) folder = ".";

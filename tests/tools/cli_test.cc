@@ -95,6 +95,37 @@ TEST(Cli, BadInputIsNamed) {
   std::filesystem::remove(path);
 }
 
+// Property: a model path of the wrong kind is named with what it is and what was expected, before anything is
+// written: a GGUF where an HF model folder belongs (build, export, eval --backend torch), a folder without
+// config.json (export), a model folder where --backend gguf wants a .gguf file.
+TEST(Cli, WrongKindOfModelIsNamed) {
+  const auto dir = std::filesystem::temp_directory_path() / ("distill-cli-kinds-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "empty");
+  const std::string gguf = (dir / "model.gguf").string(), empty = (dir / "empty").string();
+  std::ofstream(gguf, std::ios::binary) << std::string("GGUF\x03\0\0\0", 8) << std::string(64, '\0');
+  std::ofstream(dir / "bench.jsonl") << R"({"problem": "What is 1 + 1?", "answer": "2"})" << "\n";
+  const std::string bench = (dir / "bench.jsonl").string(), out = (dir / "out").string();
+  const std::string not_hf = ": a GGUF file (llama.cpp weights), not a Hugging Face model folder or ";
+  const struct {
+    std::string args, expected;
+  } cases[] = {
+      {"build " + bench + " -m " + gguf + " -o " + out, gguf + not_hf + "tokenizer file"},
+      {"export " + gguf + " -o " + out + ".gguf", gguf + not_hf + "its config.json"},
+      {"export " + empty + " -o " + out + ".gguf", empty + ": no config.json here (expected a Hugging Face model"},
+      {"eval " + bench + " --backend torch -m " + gguf + " -o " + out, gguf + not_hf},
+      {"eval " + bench + " --backend gguf -m " + empty + " --tokenizer " + empty + " -o " + out,
+       "-m " + empty + " is a folder; expected a .gguf file"},
+  };
+  for (const auto& c : cases) {
+    Result r = RunDistill(c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.out.find(c.expected), std::string::npos) << c.args << ": " << r.out;
+    EXPECT_FALSE(std::filesystem::exists(out)) << c.args;
+    EXPECT_FALSE(std::filesystem::exists(out + ".gguf")) << c.args;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // Property: numeric flags out of range are refused by name with the value given, never taken as "not given" or
 // as "all cores": a negative row, a negative thread count, a zero count of problems.
 TEST(Cli, NumericFlagsOutOfRangeAreNamed) {

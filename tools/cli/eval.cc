@@ -3,6 +3,7 @@
 // `--compare DIR…` prints runs side by side; `--convert FORMAT` turns a public benchmark export into our format.
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,9 @@ int RunEval(EvalFlags& flags) {
       result = eval::RunEndpointEval(options);
     } else if (options.backend == "gguf") {
       if (options.tokenizer.empty()) return Fail("--backend gguf needs --tokenizer MODEL_DIR (its tokenizer and template)");
+      if (std::error_code ec; std::filesystem::is_directory(options.model, ec))
+        return Fail("--backend gguf: -m " + options.model + " is a folder; expected a .gguf file (make one with "
+                    "distill export, or evaluate the folder with --backend torch)");
       result = eval::RunTokenEval(options, eval::MakeLlamaCppBackend(options));
     } else if (options.backend == "torch") {
       auto backend = eval::MakeTorchBackend(options);

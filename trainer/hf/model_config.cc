@@ -268,12 +268,20 @@ absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& path) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     const int err = errno;
+    if (err == ENOENT && file != path) {
+      return absl::NotFoundError(absl::StrCat(path, ": no config.json here (expected a Hugging Face model folder: ",
+                                              "config.json, *.safetensors and the tokenizer files)"));
+    }
     if (err == ENOENT) return absl::NotFoundError(absl::StrCat(file, ": cannot open: ", std::strerror(err)));
     return absl::InternalError(absl::StrCat(file, ": cannot open: ", std::strerror(err)));
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
   if (in.bad()) return absl::InternalError(absl::StrCat(file, ": read error"));
+  if (buffer.view().starts_with("GGUF")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": a GGUF file (llama.cpp weights), not a Hugging Face model folder or its config.json"));
+  }
   json config;
   try {
     config = json::parse(buffer.str());
