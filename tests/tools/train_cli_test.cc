@@ -294,6 +294,12 @@ TEST_F(TrainCli, CheckpointsDeclareTheTrainedContext) {
     const DistillResult trained = RunDistill(Train(base, run, "train.max_steps=1"));
     ASSERT_EQ(trained.exit_code, 0) << trained.out;
     EXPECT_EQ(json::parse(ReadFile(run / "checkpoint-1" / "config.json"))["max_position_embeddings"], want);
+    // The raise is announced, with the rope_theta change open-r1 makes beside it.
+    EXPECT_EQ(trained.out.find("note: the shards' 128-token rows exceed the base model's context of 64 "
+                               "(config.json max_position_embeddings); the checkpoints will declare 128, with "
+                               "rope_theta left at 1e+06") != std::string::npos,
+              want == 128)
+        << trained.out;
   }
 }
 

@@ -21,6 +21,7 @@
 #include "tools/cli/verbs.h"
 #include "tools/config/config.h"
 #include "tools/config/train_config.h"
+#include "trainer/hf/model_config.h"
 #include "trainer/train.h"
 
 namespace distill::cli {
@@ -73,6 +74,24 @@ absl::Status CheckShardsMatchModel(const std::string& shards, const std::string&
   return absl::OkStatus();
 }
 
+// Rows longer than the base's context train as they are and the checkpoints declare their length (the trainer
+// raises max_position_embeddings); the user hears of it once, with open-r1's companion change when it is missing.
+std::string ContextNote(const trainer::TrainOptions& o) {
+  auto manifest = shard::ReadManifest(o.shards);
+  auto config = hf::LoadModelConfig(o.base_model);
+  if (!manifest.ok() || !config.ok()) return "";
+  const int64_t seq_len = manifest->value("seq_len", int64_t{0});
+  if (seq_len <= config->max_position_embeddings) return "";
+  std::string note = absl::StrCat("the shards' ", seq_len, "-token rows exceed the base model's context of ",
+                                  config->max_position_embeddings, " (config.json max_position_embeddings); ",
+                                  "the checkpoints will declare ", seq_len);
+  if (!o.rope_theta) {
+    absl::StrAppend(&note, ", with rope_theta left at ", config->rope_theta,
+                    " (open-r1 raises Qwen2.5-Math-7B's to 300000 for 32k rows: train.rope_theta)");
+  }
+  return note;
+}
+
 int RunTrain(const TrainFlags& flags) {
   const std::optional<std::string> config_path =
       flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config);
@@ -89,6 +108,8 @@ int RunTrain(const TrainFlags& flags) {
       !s.ok())
     return Fail(std::string(s.message()));
   o.chat_template = chat_template;
+  if (const std::string note = ContextNote(o); !note.empty() && !flags.quiet)
+    std::fprintf(stderr, "distill train: note: %s\n", note.c_str());
   o.resolved_yaml = config::ToYaml(*cfg);  // written by the trainer once the run may start
 
   ProgressLine progress("distill train", 0, "steps");
