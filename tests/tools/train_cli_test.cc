@@ -297,7 +297,7 @@ TEST_F(TrainCli, CheckpointsDeclareTheTrainedContext) {
     // The raise is announced, with the rope_theta change open-r1 makes beside it.
     EXPECT_EQ(trained.out.find("note: the shards' 128-token rows exceed the base model's context of 64 "
                                "(config.json max_position_embeddings); the checkpoints will declare 128, with "
-                               "rope_theta left at 1e+06") != std::string::npos,
+                               "rope_theta left at 1000000 (open-r1 raises") != std::string::npos,
               want == 128)
         << trained.out;
   }

@@ -86,7 +86,7 @@ std::string ContextNote(const trainer::TrainOptions& o) {
                                   config->max_position_embeddings, " (config.json max_position_embeddings); ",
                                   "the checkpoints will declare ", seq_len);
   if (!o.rope_theta) {
-    absl::StrAppend(&note, ", with rope_theta left at ", config->rope_theta,
+    absl::StrAppend(&note, ", with rope_theta left at ", absl::StrFormat("%.0f", config->rope_theta),
                     " (open-r1 raises Qwen2.5-Math-7B's to 300000 for 32k rows: train.rope_theta)");
   }
   return note;
