@@ -15,6 +15,14 @@ double Uniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) *
 
 }  // namespace
 
+uint64_t SequenceSeed(uint64_t seed, int64_t index) {
+  if (index == 0) return seed;
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 torch::Tensor DecodeLogits(const Model& model, const torch::Tensor& ids, KvCache& cache) {
   torch::NoGradGuard no_grad;
   torch::Tensor logits = Logits(model, HiddenCached(model, ids, cache));
@@ -62,11 +70,12 @@ absl::StatusOr<Generation> Generate(const Model& model, std::span<const int64_t>
       return absl::InvalidArgumentError(absl::StrCat("generate: prompt id ", id, " outside vocabulary of ", vocab));
     }
   }
-  if (options.max_new_tokens < 0 || options.num_sequences < 1 || !(options.temperature >= 0) ||
-      !(options.top_p > 0 && options.top_p <= 1)) {
+  if (options.max_new_tokens < 0 || options.num_sequences < 1 || options.first_sequence < 0 ||
+      !(options.temperature >= 0) || !(options.top_p > 0 && options.top_p <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "generate: need max_new_tokens >= 0, num_sequences >= 1, temperature >= 0 and 0 < top_p <= 1; got ",
-        options.max_new_tokens, ", ", options.num_sequences, ", ", options.temperature, ", ", options.top_p));
+        "generate: need max_new_tokens >= 0, num_sequences >= 1, first_sequence >= 0, temperature >= 0 and ",
+        "0 < top_p <= 1; got ", options.max_new_tokens, ", ", options.num_sequences, ", ", options.first_sequence,
+        ", ", options.temperature, ", ", options.top_p));
   }
   torch::NoGradGuard no_grad;
   const int64_t rows = options.num_sequences;
@@ -75,7 +84,8 @@ absl::StatusOr<Generation> Generate(const Model& model, std::span<const int64_t>
                           .to(device)
                           .unsqueeze(0)
                           .expand({rows, static_cast<int64_t>(prompt.size())});
-  std::mt19937_64 rng(options.seed);
+  std::vector<std::mt19937_64> rngs;
+  for (int64_t r = 0; r < rows; ++r) rngs.emplace_back(SequenceSeed(options.seed, options.first_sequence + r));
   Generation out;
   out.tokens.resize(rows);
   std::vector<bool> done(rows, false);
@@ -88,7 +98,7 @@ absl::StatusOr<Generation> Generate(const Model& model, std::span<const int64_t>
     bool all_done = true;
     for (int64_t r = 0; r < rows; ++r) {
       if (done[r]) continue;
-      next[r] = SampleToken(step_logits[r], options.temperature, options.top_p, rng);
+      next[r] = SampleToken(step_logits[r], options.temperature, options.top_p, rngs[r]);
       out.tokens[r].push_back(next[r]);
       done[r] = std::find(options.eos_ids.begin(), options.eos_ids.end(), next[r]) != options.eos_ids.end();
       all_done = all_done && done[r];

@@ -1,6 +1,6 @@
 // Incremental decoding with a key/value cache: prefill the prompt once, then one token per step. Greedy or
-// temperature/top-p sampling from a seeded std::mt19937_64, so a seed gives the same tokens on every run (and,
-// for identical logits, on every device).
+// temperature/top-p sampling from one seeded std::mt19937_64 per sequence, so a seed gives the same tokens on every
+// run, in any batching (and, for identical logits, on every device).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +20,9 @@ struct GenerateOptions {
   uint64_t seed = 0;
   std::vector<int64_t> eos_ids;  // a row stops after emitting any of these
   int64_t num_sequences = 1;     // rows sampled independently from the same prompt
+  // Row r is sequence first_sequence + r of the request and draws from its own generator, seeded from (seed, that
+  // index; sequence 0 from seed itself), so a request's samples are the same however its rows are batched.
+  int64_t first_sequence = 0;
   bool keep_logits = false;      // record each step's logits
 };
 
@@ -38,6 +41,10 @@ torch::Tensor DecodeLogits(const Model& model, const torch::Tensor& ids, KvCache
 // Picks the next token from one row of logits [vocab] (any device, any float dtype): greedy when
 // temperature == 0, else softmax(logits / temperature) restricted to the top-p nucleus, sampled with `rng`.
 int64_t SampleToken(const torch::Tensor& logits, double temperature, double top_p, std::mt19937_64& rng);
+
+// The generator seed of sequence `index` of a request seeded with `seed`: `seed` itself for sequence 0, then
+// distinct well-mixed values (SplitMix64 steps).
+uint64_t SequenceSeed(uint64_t seed, int64_t index);
 
 // Prefills `prompt` and samples up to max_new_tokens tokens per row. InvalidArgument for an empty prompt, ids
 // outside the vocabulary, or bad options.

@@ -376,6 +376,30 @@ TEST_F(TrainCli, InspectReadsModelsAdaptersAndGgufs) {
   EXPECT_NE(cut.out.find(gguf.string()), std::string::npos) << cut.out;
 }
 
+// Property: `eval --batch` (sequences decoded together) bounds memory without changing the samples: four samples
+// of a problem in one group, in groups of three (4 = 3 + 1) and one at a time are the same texts.
+TEST_F(TrainCli, EvalSamplesDoNotDependOnTheBatch) {
+  const fs::path bench = *root_ / "bench-batch.jsonl";
+  std::ofstream(bench) << R"({"id":"a","problem":"What is 2 + 3?","answer":"5"})" << "\n";
+  std::vector<std::vector<std::string>> runs;
+  for (int batch : {4, 3, 1}) {
+    const fs::path out = *root_ / Cat("eval-batch-", batch);
+    const DistillResult ran = RunDistill(Cat("eval ", bench.string(), " --backend torch -m ", Base().string(),
+                                             " -n 4 --temperature 1 --top-p 1 --max-new-tokens 10 --batch ", batch,
+                                             " -q -o ", out.string()));
+    ASSERT_EQ(ran.exit_code, 0) << ran.out;
+    runs.push_back(SampleTexts(out));
+  }
+  ASSERT_EQ(runs[0].size(), 4u);
+  EXPECT_NE(runs[0][0], runs[0][1]);
+  EXPECT_EQ(runs[1], runs[0]);
+  EXPECT_EQ(runs[2], runs[0]);
+  const DistillResult zero = RunDistill(Cat("eval ", bench.string(), " --backend torch -m ", Base().string(),
+                                            " --batch 0 -o ", (*root_ / "eval-batch-0").string()));
+  EXPECT_NE(zero.exit_code, 0);
+  EXPECT_NE(zero.out.find("--batch: expected more than 0, got 0"), std::string::npos) << zero.out;
+}
+
 TEST_F(TrainCli, RefusesShardsOfAnotherTokenizer) {
   const fs::path llama = *root_ / "base-llama3";
   fs::create_directories(llama);

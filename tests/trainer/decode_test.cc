@@ -119,6 +119,36 @@ TEST(Generate, SeededSamplingIsReproducible) {
   EXPECT_EQ(nucleus_of_one->tokens, greedy->tokens);
 }
 
+// Each sequence draws from its own generator, seeded by its index in the request: four rows at once, two groups
+// of two (first_sequence 0 and 2) and four single rows give the same samples, and sequence 0 is the one-row run.
+TEST(Generate, SamplesDoNotDependOnBatching) {
+  auto model = TestModel(Qwen25());
+  const std::vector<int64_t> prompt = {7, 7, 31};
+  GenerateOptions options;
+  options.max_new_tokens = 12;
+  options.temperature = 1.0;
+  options.top_p = 0.95;
+  options.seed = 99;
+  options.num_sequences = 4;
+  auto all = Generate(*model, prompt, options);
+  ASSERT_TRUE(all.ok()) << all.status();
+  for (int64_t group : {2, 1}) {
+    std::vector<std::vector<int64_t>> grouped;
+    for (int64_t first = 0; first < 4; first += group) {
+      options.first_sequence = first;
+      options.num_sequences = group;
+      auto part = Generate(*model, prompt, options);
+      ASSERT_TRUE(part.ok()) << part.status();
+      grouped.insert(grouped.end(), part->tokens.begin(), part->tokens.end());
+    }
+    EXPECT_EQ(grouped, all->tokens) << "groups of " << group;
+  }
+  EXPECT_EQ(SequenceSeed(99, 0), 99u);
+  EXPECT_NE(SequenceSeed(99, 1), SequenceSeed(100, 0));
+  options.first_sequence = -1;
+  EXPECT_FALSE(Generate(*model, prompt, options).ok());
+}
+
 // The nucleus keeps the most likely tokens up to top_p of the mass: with probabilities 0.5/0.3/0.2, top_p 0.7
 // never samples the 0.2 token, and frequencies follow the renormalised 5:3.
 TEST(SampleToken, NucleusKeepsTopMass) {

@@ -114,6 +114,10 @@ VerbRun Setup(CLI::App& cmd) {
   cmd.add_option("--temperature", o.temperature, "sampling temperature (0 = greedy)")->capture_default_str();
   cmd.add_option("--top-p", o.top_p, "nucleus sampling")->capture_default_str();
   cmd.add_option("--max-new-tokens", o.max_new_tokens, "per sample")->capture_default_str();
+  cmd.add_option("--batch", o.batch, "torch: sequences decoded together (bounds the KV cache; samples do not "
+                                     "depend on it)")
+      ->capture_default_str()
+      ->check(kPositive);
   cmd.add_flag("--prefill-think", o.prefill_think, "start the assistant turn with \"<think>\\n\" (torch, gguf)");
   cmd.add_option("--instruction", o.instruction, "appended to each problem on a new line (\"\" for none)")
       ->capture_default_str();

@@ -49,6 +49,7 @@ absl::Status CheckOptions(const EvalOptions& options) {
   if (options.temperature < 0) return absl::InvalidArgumentError("eval: temperature must be >= 0");
   if (!(options.top_p > 0 && options.top_p <= 1)) return absl::InvalidArgumentError("eval: top_p must be in (0, 1]");
   if (options.max_new_tokens < 1) return absl::InvalidArgumentError("eval: max_new_tokens must be >= 1");
+  if (options.batch < 1) return absl::InvalidArgumentError("eval: batch must be >= 1");
   if (options.limit < 0) return absl::InvalidArgumentError("eval: limit must be >= 0 (0 = all problems)");
   // Checked here as well as where the metrics are computed: that is after every sample has been generated.
   for (int k : options.ks) {
@@ -205,7 +206,13 @@ absl::StatusOr<EvalResult> RunTokenEval(const EvalOptions& options, const TokenB
     for (int s = 0; s < options.samples; ++s) {
       const TokenSample& sample = (*generated)[i][s];
       std::vector<tok::TokenId> ids(sample.tokens.begin(), sample.tokens.end());
-      auto text = model.tokenizer->Decode(ids);
+      // Ids the tokenizer has no token for (rows that pad a model's embedding past the vocabulary, which a sampler
+      // can draw) print nothing, as HF's decode skips them; they still count as generated tokens.
+      std::vector<tok::TokenId> known;
+      for (tok::TokenId id : ids) {
+        if (model.tokenizer->IdToPiece(id)) known.push_back(id);
+      }
+      auto text = model.tokenizer->Decode(known);
       if (!text.ok()) return text.status();
       SampleOutput output;
       output.content = plan->think_open ? absl::StrCat(kThinkOpen, *text) : *text;

@@ -37,6 +37,9 @@ struct EvalOptions {
   double temperature = 0.6;       // 0 = greedy
   double top_p = 0.95;
   int64_t max_new_tokens = 32768;
+  // torch: sequences decoded together, a problem's samples in groups of this many. It bounds the KV cache (a 1.5B
+  // Qwen's fp32 cache holds 57 KB per token: 8 × 32k tokens ≈ 15 GB); the samples do not depend on it.
+  int batch = 8;
   bool prefill_think = false;     // start the assistant turn with "<think>\n" (unless the template already does)
   std::string instruction = "Please reason step by step, and put your final answer within \\boxed{}.";
   uint64_t seed = 0;

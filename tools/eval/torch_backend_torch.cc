@@ -49,21 +49,26 @@ absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options) {
       generate.top_p = options.top_p;
       generate.seed = request.seed;
       generate.eos_ids = stop_ids;
-      generate.num_sequences = request.samples;
-      auto generation = trainer::Generate(*model, request.prompt_ids, generate);
-      if (!generation.ok()) return generation.status();
       std::vector<TokenSample> samples;
-      for (std::vector<int64_t>& tokens : generation->tokens) {
-        TokenSample sample;
-        bool stopped = !tokens.empty() && std::find(stop_ids.begin(), stop_ids.end(), tokens.back()) != stop_ids.end();
-        if (stopped) tokens.pop_back();
-        sample.tokens = std::move(tokens);
-        sample.finish_reason = stopped ? "stop" : "length";
-        samples.push_back(std::move(sample));
+      // The samples in groups of options.batch; each sequence's generator follows its index, not its group.
+      for (int64_t first = 0; first < request.samples; first += options.batch) {
+        generate.first_sequence = first;
+        generate.num_sequences = std::min<int64_t>(options.batch, request.samples - first);
+        auto generation = trainer::Generate(*model, request.prompt_ids, generate);
+        if (!generation.ok()) return generation.status();
+        for (std::vector<int64_t>& tokens : generation->tokens) {
+          TokenSample sample;
+          const bool stopped =
+              !tokens.empty() && std::find(stop_ids.begin(), stop_ids.end(), tokens.back()) != stop_ids.end();
+          if (stopped) tokens.pop_back();
+          sample.tokens = std::move(tokens);
+          sample.finish_reason = stopped ? "stop" : "length";
+          samples.push_back(std::move(sample));
+        }
+        done += generate.num_sequences;
+        if (options.on_progress) options.on_progress(done, total);
       }
       out.push_back(std::move(samples));
-      done += request.samples;
-      if (options.on_progress) options.on_progress(done, total);
     }
     return out;
   });
