@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "data/splitmix.h"
 
 namespace distill::trainer {
 
@@ -16,11 +17,7 @@ double Uniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) *
 }  // namespace
 
 uint64_t SequenceSeed(uint64_t seed, int64_t index) {
-  if (index == 0) return seed;
-  uint64_t z = seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+  return index == 0 ? seed : data::SplitMix64Mix(seed + data::kGoldenGamma * static_cast<uint64_t>(index));
 }
 
 torch::Tensor DecodeLogits(const Model& model, const torch::Tensor& ids, KvCache& cache) {

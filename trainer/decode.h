@@ -43,7 +43,7 @@ torch::Tensor DecodeLogits(const Model& model, const torch::Tensor& ids, KvCache
 int64_t SampleToken(const torch::Tensor& logits, double temperature, double top_p, std::mt19937_64& rng);
 
 // The generator seed of sequence `index` of a request seeded with `seed`: `seed` itself for sequence 0, then
-// distinct well-mixed values (SplitMix64 steps).
+// well-mixed values (SplitMix64's output function over seed + index · its increment).
 uint64_t SequenceSeed(uint64_t seed, int64_t index);
 
 // Prefills `prompt` and samples up to max_new_tokens tokens per row. InvalidArgument for an empty prompt, ids

@@ -1,7 +1,8 @@
 // The endpoint backend of `distill eval` against a real OpenAI-compatible server on loopback (the teacher
 // simulator): n samples per problem go through the collector (faults retried), come back graded, and the metrics
 // match what the server was told to do — every answer right and well-formed with a clean teacher, the wrong-answer
-// share visible in pass@1 with a flawed one — and a rerun resumes instead of asking again.
+// share visible in pass@1 with a flawed one — and a rerun resumes instead of asking again, unless it asks another
+// model, which inherits none of the first one's samples.
 #include <filesystem>
 #include <fstream>
 
@@ -94,6 +95,20 @@ TEST(EvalEndpoint, WrongAnswersAndLoopsShowInTheMetricsAndARerunResumes) {
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(fs::file_size(f.dir / "flawed" / "traces.jsonl"), before);
   EXPECT_DOUBLE_EQ(second->metrics.pass_at_1, first->metrics.pass_at_1);
+  // Another model in the same folder inherits nothing: every sample is asked of it (the server echoes the model),
+  // and its own rerun resumes again.
+  EvalOptions other = Options(f, server.url(), "flawed");
+  other.model = "other-model";
+  ASSERT_TRUE(RunEndpointEval(other).ok());
+  std::ifstream traces(f.dir / "flawed" / "traces.jsonl");
+  int lines = 0, of_other = 0;
+  for (std::string line; std::getline(traces, line); ++lines)
+    of_other += nlohmann::json::parse(line).value("teacher_model", "") == "other-model";
+  EXPECT_EQ(lines, 48);
+  EXPECT_EQ(of_other, 48);
+  before = fs::file_size(f.dir / "flawed" / "traces.jsonl");
+  ASSERT_TRUE(RunEndpointEval(other).ok());
+  EXPECT_EQ(fs::file_size(f.dir / "flawed" / "traces.jsonl"), before);
 }
 
 // Property: bad options are refused before any request (the endpoint is a closed port, so a run that got as far

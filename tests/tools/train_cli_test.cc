@@ -400,6 +400,37 @@ TEST_F(TrainCli, EvalSamplesDoNotDependOnTheBatch) {
   EXPECT_NE(zero.out.find("--batch: expected more than 0, got 0"), std::string::npos) << zero.out;
 }
 
+// Property: an eval folder's llama.cpp results are reused only by the same model and settings: evaluating another
+// GGUF into the folder gives that model's samples (those of a fresh folder), not the first one's, and a rerun of the
+// same model resumes.
+TEST_F(TrainCli, EvalIntoAFolderOfAnotherModelStartsAnew) {
+  const fs::path run = *root_ / "run-gguf-b";
+  ASSERT_EQ(RunDistill(Train(Base(), run, "train.max_steps=2 train.lr=1e-2")).exit_code, 0);
+  const fs::path a = *root_ / "eval-a.gguf", b = *root_ / "eval-b.gguf";
+  ASSERT_EQ(RunDistill(Cat("export ", Base().string(), " -o ", a.string(), " -t f16 -q")).exit_code, 0);
+  ASSERT_EQ(RunDistill(Cat("export ", (run / "checkpoint-2").string(), " -o ", b.string(), " -t f16 -q")).exit_code,
+            0);
+  const fs::path bench = *root_ / "bench-gguf.jsonl";
+  std::ofstream(bench) << R"({"id":"a","problem":"What is 2 + 3?","answer":"5"})" << "\n";
+  auto eval = [&](const fs::path& model, const std::string& out) {
+    return RunDistill(Cat("eval ", bench.string(), " --backend gguf -m ", model.string(), " --tokenizer ",
+                          Base().string(), " -n 2 --temperature 1 --top-p 1 --max-new-tokens 8 -q -o ",
+                          (*root_ / out).string()));
+  };
+  ASSERT_EQ(eval(a, "eval-shared").exit_code, 0);
+  const std::vector<std::string> of_a = SampleTexts(*root_ / "eval-shared");
+  const DistillResult switched = eval(b, "eval-shared");
+  ASSERT_EQ(switched.exit_code, 0) << switched.out;
+  EXPECT_NE(switched.out.find("came from another model or other settings; generating anew"), std::string::npos)
+      << switched.out;
+  ASSERT_EQ(eval(b, "eval-fresh").exit_code, 0);
+  EXPECT_EQ(SampleTexts(*root_ / "eval-shared"), SampleTexts(*root_ / "eval-fresh"));
+  EXPECT_NE(SampleTexts(*root_ / "eval-shared"), of_a);
+  const DistillResult again = eval(b, "eval-shared");
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_NE(again.out.find("2 of 2 samples already in"), std::string::npos) << again.out;
+}
+
 TEST_F(TrainCli, RefusesShardsOfAnotherTokenizer) {
   const fs::path llama = *root_ / "base-llama3";
   fs::create_directories(llama);

@@ -1,14 +1,20 @@
 #include "tools/eval/runner.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <initializer_list>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "data/atomic_file.h"
 #include "data/collect/collector.h"
 #include "data/process.h"
@@ -34,6 +40,72 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 // A per-problem seed: the run seed mixed with the problem's position (splitmix64 finaliser).
 uint64_t ProblemSeed(uint64_t seed, size_t index) {
   return data::SplitMix64Mix(seed + data::kGoldenGamma * (index + 1));
+}
+
+// Name, size and modification time of `path` (a file) or of the weight, config and tokenizer files directly in it
+// (a folder): a model rebuilt in place reads as another model.
+void AddFileStamps(const std::string& path, nlohmann::json* stamps) {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  if (fs::is_directory(path, ec)) {
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+      const std::string ext = entry.path().extension().string();
+      if (entry.is_regular_file(ec) && (ext == ".safetensors" || ext == ".json" || ext == ".gguf" || ext == ".model"))
+        files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+  } else if (fs::is_regular_file(path, ec)) {
+    files.push_back(path);
+  }
+  for (const fs::path& file : files) {
+    const auto mtime = fs::last_write_time(file, ec).time_since_epoch().count();
+    stamps->push_back({file.string(), fs::file_size(file, ec), static_cast<int64_t>(mtime)});
+  }
+}
+
+// Everything that decides a sample's text apart from its problem and index: partial results in a run folder are
+// reused only under the same identity.
+nlohmann::json GenerationIdentity(const EvalOptions& o) {
+  nlohmann::json stamps = nlohmann::json::array();
+  if (o.backend != "endpoint") {
+    for (const std::string& path : {o.model, o.base, o.tokenizer}) {
+      if (!path.empty()) AddFileStamps(path, &stamps);
+    }
+  }
+  return {{"backend", o.backend},         {"model", o.model},
+          {"base", o.base},               {"base_url", o.base_url},
+          {"tokenizer", o.tokenizer},     {"template", o.template_override},
+          {"temperature", o.temperature}, {"top_p", o.top_p},
+          {"max_new_tokens", o.max_new_tokens}, {"seed", o.seed},
+          {"instruction", o.instruction}, {"prefill_think", o.prefill_think},
+          {"llama_kv_cache", o.backend == "gguf" ? o.llama_kv_cache : ""}, {"files", stamps}};
+}
+
+// Claims options.out for this generation: when its generation.json names another (another model or endpoint, or
+// other sampling settings), or is missing, the `partial` results there are another run's and are deleted (a rerun
+// with the same identity resumes from them). Then writes this run's generation.json.
+absl::Status ClaimGenerationFolder(const EvalOptions& options, std::initializer_list<const char*> partial) {
+  const fs::path dir = options.out;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat(dir.string(), ": cannot create folder: ", ec.message()));
+  const nlohmann::json identity = GenerationIdentity(options);
+  const fs::path identity_path = dir / "generation.json";
+  nlohmann::json earlier;
+  if (std::ifstream in(identity_path, std::ios::binary); in)
+    earlier = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (earlier != identity) {
+    std::vector<std::string> removed;
+    for (const char* name : partial) {
+      if (fs::remove(dir / name, ec)) removed.push_back(name);
+      if (ec) return absl::InternalError(absl::StrCat((dir / name).string(), ": cannot remove: ", ec.message()));
+    }
+    if (!removed.empty()) {
+      std::fprintf(stderr, "distill eval: %s: %s came from another model or other settings; generating anew\n",
+                   dir.c_str(), absl::StrJoin(removed, ", ").c_str());
+    }
+  }
+  return data::WriteFileAtomically(identity_path.string(), identity.dump(2) + "\n");
 }
 
 absl::StatusOr<std::vector<BenchmarkItem>> ReadItems(const EvalOptions& options) {
@@ -95,7 +167,8 @@ absl::StatusOr<std::string> RenderEvalPrompt(const tok::ModelTokenization& model
 TokenBackend MakeLlamaCppBackend(const EvalOptions& options) {
   return [options](const std::vector<TokenRequest>& requests,
                    const std::vector<int64_t>& stop_ids) -> absl::StatusOr<std::vector<std::vector<TokenSample>>> {
-    fs::create_directories(options.out);
+    if (auto st = ClaimGenerationFolder(options, {"llama_cpp_requests.jsonl", "llama_cpp_results.jsonl"}); !st.ok())
+      return st;
     std::string requests_path = (fs::path(options.out) / "llama_cpp_requests.jsonl").string();
     std::string results_path = (fs::path(options.out) / "llama_cpp_results.jsonl").string();
     std::string lines;
@@ -244,7 +317,9 @@ absl::StatusOr<EvalResult> RunEndpointEval(const EvalOptions& options) {
   auto start = std::chrono::steady_clock::now();
   auto items = ReadItems(options);
   if (!items.ok()) return items.status();
-  fs::create_directories(options.out);
+  if (auto st = ClaimGenerationFolder(options, {"traces.jsonl", "traces.failures.jsonl", "traces.jsonl.config.yaml"});
+      !st.ok())
+    return st;
   std::string prompts_path = (fs::path(options.out) / "prompts.jsonl").string();
   std::string lines;
   for (const BenchmarkItem& item : *items)
