@@ -431,6 +431,38 @@ TEST_F(TrainCli, EvalIntoAFolderOfAnotherModelStartsAnew) {
   EXPECT_NE(again.out.find("2 of 2 samples already in"), std::string::npos) << again.out;
 }
 
+// Property: the torch backend records each finished sample (torch_results.jsonl), so a rerun after a crash decodes
+// only the missing ones and ends with the samples an uninterrupted run gives; other settings start anew.
+TEST_F(TrainCli, EvalResumesWhereItStopped) {
+  const fs::path bench = *root_ / "bench-resume.jsonl";
+  std::ofstream(bench) << R"({"id":"a","problem":"What is 2 + 3?","answer":"5"})" << "\n"
+                       << R"({"id":"b","problem":"What is 7 + 1?","answer":"8"})" << "\n";
+  const fs::path out = *root_ / "eval-resume";
+  auto eval = [&](const std::string& extra) {
+    return RunDistill(Cat("eval ", bench.string(), " --backend torch -m ", Base().string(),
+                          " -n 3 --batch 2 --top-p 1 --max-new-tokens 8 -q -o ", out.string(), " ", extra));
+  };
+  ASSERT_EQ(eval("--temperature 1").exit_code, 0);
+  const std::vector<std::string> whole = SampleTexts(out);
+  ASSERT_EQ(whole.size(), 6u);
+  std::vector<std::string> log = Lines(out / "torch_results.jsonl");
+  ASSERT_EQ(log.size(), 6u);
+  // As a crash leaves it: samples 0, 1 and 2 of the first problem done, then a line cut short.
+  std::ofstream(out / "torch_results.jsonl", std::ios::trunc) << log[0] << "\n" << log[1] << "\n" << log[2] << "\n"
+                                                              << log[3].substr(0, log[3].size() / 2);
+  fs::remove(out / "eval.json");
+  const DistillResult resumed = eval("--temperature 1");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("torch: 3 of 6 samples already in"), std::string::npos) << resumed.out;
+  EXPECT_EQ(SampleTexts(out), whole);
+  EXPECT_EQ(Lines(out / "torch_results.jsonl").size(), 6u);
+  const DistillResult other = eval("--temperature 0.9");
+  ASSERT_EQ(other.exit_code, 0) << other.out;
+  EXPECT_NE(other.out.find("torch_results.jsonl came from another model or other settings"), std::string::npos)
+      << other.out;
+  EXPECT_EQ(other.out.find("already in"), std::string::npos) << other.out;
+}
+
 TEST_F(TrainCli, RefusesShardsOfAnotherTokenizer) {
   const fs::path llama = *root_ / "base-llama3";
   fs::create_directories(llama);

@@ -108,6 +108,8 @@ absl::Status ClaimGenerationFolder(const EvalOptions& options, std::initializer_
   return data::WriteFileAtomically(identity_path.string(), identity.dump(2) + "\n");
 }
 
+std::string SampleKey(size_t request, int sample) { return absl::StrCat(request, "#", sample); }
+
 absl::StatusOr<std::vector<BenchmarkItem>> ReadItems(const EvalOptions& options) {
   auto items = ReadBenchmark(options.benchmark);
   if (!items.ok()) return items.status();
@@ -164,6 +166,58 @@ absl::StatusOr<std::string> RenderEvalPrompt(const tok::ModelTokenization& model
   return text;
 }
 
+absl::StatusOr<std::unique_ptr<TokenResultLog>> TokenResultLog::Open(const EvalOptions& options,
+                                                                     const std::string& name,
+                                                                     const std::vector<TokenRequest>& requests) {
+  if (auto st = ClaimGenerationFolder(options, {name.c_str()}); !st.ok()) return st;
+  std::unique_ptr<TokenResultLog> out(new TokenResultLog());
+  out->path_ = (fs::path(options.out) / name).string();
+  auto log = data::collect::JsonlLog::Open(out->path_);
+  if (!log.ok()) return log.status();
+  out->log_ = std::move(*log);
+  for (const TokenRequest& request : requests) out->prompts_.push_back(request.prompt_ids);
+  std::map<std::string, std::pair<size_t, int>> wanted;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    for (int s = 0; s < requests[i].samples; ++s) wanted[SampleKey(i, s)] = {i, s};
+  }
+  // Lines of other requests (another benchmark, fewer samples asked) stay in the file but are not used.
+  std::ifstream in(out->path_);
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("key") || !j["key"].is_string()) continue;
+    auto it = wanted.find(j["key"].get<std::string>());
+    if (it == wanted.end() || out->found_.contains(it->second)) continue;
+    const auto& [request, sample] = it->second;
+    if (!j.contains("tokens") || !j["tokens"].is_array() || !j.contains("finish_reason") ||
+        !j["finish_reason"].is_string() || j.value("prompt_ids", nlohmann::json()) != nlohmann::json(out->prompts_[request]))
+      continue;
+    TokenSample result;
+    try {
+      result.tokens = j["tokens"].get<std::vector<int64_t>>();
+    } catch (const nlohmann::json::exception&) {
+      continue;
+    }
+    result.finish_reason = j["finish_reason"].get<std::string>();
+    out->found_[{request, sample}] = std::move(result);
+  }
+  return out;
+}
+
+const TokenSample* TokenResultLog::Find(size_t request, int sample) const {
+  auto it = found_.find({request, sample});
+  return it == found_.end() ? nullptr : &it->second;
+}
+
+const std::string& TokenResultLog::path() const { return path_; }
+
+absl::Status TokenResultLog::Append(size_t request, int sample, const TokenSample& result) {
+  const nlohmann::json line = {{"key", SampleKey(request, sample)},
+                               {"prompt_ids", prompts_.at(request)},
+                               {"tokens", result.tokens},
+                               {"finish_reason", result.finish_reason}};
+  return log_->Append(line.dump());  // one write: a crash after it loses nothing of this sample
+}
+
 TokenBackend MakeLlamaCppBackend(const EvalOptions& options) {
   return [options](const std::vector<TokenRequest>& requests,
                    const std::vector<int64_t>& stop_ids) -> absl::StatusOr<std::vector<std::vector<TokenSample>>> {
@@ -174,7 +228,7 @@ TokenBackend MakeLlamaCppBackend(const EvalOptions& options) {
     std::string lines;
     for (size_t i = 0; i < requests.size(); ++i) {
       for (int s = 0; s < requests[i].samples; ++s) {
-        nlohmann::json line = {{"key", absl::StrCat(i, "#", s)},
+        nlohmann::json line = {{"key", SampleKey(i, s)},
                                {"prompt_ids", requests[i].prompt_ids},
                                {"temperature", options.temperature},
                                {"top_p", options.top_p},

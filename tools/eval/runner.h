@@ -12,10 +12,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "data/collect/jsonl_log.h"
 #include "tokenizers/model_folder.h"
 #include "tools/eval/benchmark.h"
 #include "tools/eval/metrics.h"
@@ -68,6 +72,31 @@ struct TokenSample {
 // the EvalOptions the backend was made with; `stop_ids` end a sample.
 using TokenBackend = std::function<absl::StatusOr<std::vector<std::vector<TokenSample>>>(
     const std::vector<TokenRequest>& requests, const std::vector<int64_t>& stop_ids)>;
+
+// A token backend's finished samples in the eval folder (one JSONL line each: key "<request>#<sample>", prompt_ids,
+// tokens, finish_reason), appended and flushed as they finish, so a rerun of the same generation decodes only what
+// is missing: after a crash, or with more samples per problem.
+class TokenResultLog {
+ public:
+  // Claims options.out for this generation (its generation.json; the log is deleted when it names another model or
+  // other settings), opens `name` there for appending (cutting a torn last line; locked while open) and keeps the
+  // samples already in it whose prompt ids are the requests'.
+  static absl::StatusOr<std::unique_ptr<TokenResultLog>> Open(const EvalOptions& options, const std::string& name,
+                                                              const std::vector<TokenRequest>& requests);
+  // Sample `sample` of request `request` when the log holds it, else nullptr.
+  const TokenSample* Find(size_t request, int sample) const;
+  size_t size() const { return found_.size(); }  // samples found when opened
+  const std::string& path() const;
+  // Records a finished sample (written and flushed before returning).
+  absl::Status Append(size_t request, int sample, const TokenSample& result);
+
+ private:
+  TokenResultLog() = default;
+  std::unique_ptr<data::collect::JsonlLog> log_;
+  std::string path_;
+  std::vector<std::vector<int64_t>> prompts_;  // the requests' prompt ids, recorded with each sample
+  std::map<std::pair<size_t, int>, TokenSample> found_;
+};
 
 // The llama.cpp backend for options.model (a .gguf): one node process for all requests.
 TokenBackend MakeLlamaCppBackend(const EvalOptions& options);

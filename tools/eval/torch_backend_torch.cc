@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -37,10 +38,16 @@ absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options) {
   model->eval();
   return TokenBackend([model, options](const std::vector<TokenRequest>& requests, const std::vector<int64_t>& stop_ids)
                           -> absl::StatusOr<std::vector<std::vector<TokenSample>>> {
-    std::vector<std::vector<TokenSample>> out;
-    int64_t done = 0, total = 0;
+    auto results = TokenResultLog::Open(options, "torch_results.jsonl", requests);
+    if (!results.ok()) return results.status();
+    TokenResultLog& log = **results;
+    int64_t done = static_cast<int64_t>(log.size()), total = 0;
     for (const TokenRequest& r : requests) total += r.samples;
-    for (const TokenRequest& request : requests) {
+    if (done > 0) std::fprintf(stderr, "torch: %lld of %lld samples already in %s, resuming\n",
+                               static_cast<long long>(done), static_cast<long long>(total), log.path().c_str());
+    std::vector<std::vector<TokenSample>> out;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      const TokenRequest& request = requests[i];
       trainer::GenerateOptions generate;
       // A sample ends at the model's context, as vLLM's max_model_len ends it (32,768 new tokens is the default).
       const int64_t room = model->config.max_position_embeddings - static_cast<int64_t>(request.prompt_ids.size());
@@ -49,24 +56,32 @@ absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options) {
       generate.top_p = options.top_p;
       generate.seed = request.seed;
       generate.eos_ids = stop_ids;
-      std::vector<TokenSample> samples;
-      // The samples in groups of options.batch; each sequence's generator follows its index, not its group.
-      for (int64_t first = 0; first < request.samples; first += options.batch) {
+      std::vector<TokenSample> samples(request.samples);
+      // The missing samples in runs of at most options.batch; each sequence's generator follows its index alone.
+      for (int first = 0; first < request.samples;) {
+        if (const TokenSample* found = log.Find(i, first)) {
+          samples[first++] = *found;
+          continue;
+        }
+        int end = first + 1;
+        while (end < request.samples && end - first < options.batch && log.Find(i, end) == nullptr) ++end;
         generate.first_sequence = first;
-        generate.num_sequences = std::min<int64_t>(options.batch, request.samples - first);
+        generate.num_sequences = end - first;
         auto generation = trainer::Generate(*model, request.prompt_ids, generate);
         if (!generation.ok()) return generation.status();
-        for (std::vector<int64_t>& tokens : generation->tokens) {
-          TokenSample sample;
+        for (int r = 0; r < end - first; ++r) {
+          std::vector<int64_t>& tokens = generation->tokens[r];
+          TokenSample& sample = samples[first + r];
           const bool stopped =
               !tokens.empty() && std::find(stop_ids.begin(), stop_ids.end(), tokens.back()) != stop_ids.end();
           if (stopped) tokens.pop_back();
           sample.tokens = std::move(tokens);
           sample.finish_reason = stopped ? "stop" : "length";
-          samples.push_back(std::move(sample));
+          if (auto st = log.Append(i, first + r, sample); !st.ok()) return st;
         }
-        done += generate.num_sequences;
+        done += end - first;
         if (options.on_progress) options.on_progress(done, total);
+        first = end;
       }
       out.push_back(std::move(samples));
     }
