@@ -120,7 +120,8 @@ class TrainCli : public ::testing::Test {
     const fs::path dir = *root_ / "base-short-context";
     if (fs::exists(dir)) return dir;
     fs::create_directories(dir);
-    for (const auto& entry : fs::directory_iterator(Base())) fs::copy_file(entry.path(), dir / entry.path().filename());
+    for (const auto& entry : fs::directory_iterator(Base()))
+      fs::copy_file(entry.path(), dir / entry.path().filename());
     json config = json::parse(ReadFile(dir / "config.json"));
     config["max_position_embeddings"] = 64;
     std::ofstream(dir / "config.json", std::ios::trunc) << config.dump(2);

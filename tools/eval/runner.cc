@@ -188,8 +188,9 @@ absl::StatusOr<std::unique_ptr<TokenResultLog>> TokenResultLog::Open(const EvalO
     auto it = wanted.find(j["key"].get<std::string>());
     if (it == wanted.end() || out->found_.contains(it->second)) continue;
     const auto& [request, sample] = it->second;
-    if (!j.contains("tokens") || !j["tokens"].is_array() || !j.contains("finish_reason") ||
-        !j["finish_reason"].is_string() || j.value("prompt_ids", nlohmann::json()) != nlohmann::json(out->prompts_[request]))
+    const bool same_prompt = j.value("prompt_ids", nlohmann::json()) == nlohmann::json(out->prompts_[request]);
+    if (!same_prompt || !j.contains("tokens") || !j["tokens"].is_array() || !j.contains("finish_reason") ||
+        !j["finish_reason"].is_string())
       continue;
     TokenSample result;
     try {
