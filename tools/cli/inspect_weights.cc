@@ -112,6 +112,7 @@ int InspectSafetensors(const std::string& path, bool all) {
 // A PEFT adapter folder's adapter_config.json in one line (what a merge needs: rank, scaling, targets, base).
 std::string DescribeAdapterConfig(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::StrCat(path.string(), ": cannot open");
   const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return absl::StrCat(path.string(), ": not a JSON object");
   std::vector<std::string> parts;
