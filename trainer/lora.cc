@@ -362,7 +362,7 @@ absl::Status ContinueLoraAdapter(Model& model, const LoraOptions& options, const
       targets(*saved) != targets(options)) {
     return absl::InvalidArgumentError(absl::StrCat(
         config_path, ": the adapter has ", describe(*saved), ", the run asks for ", describe(options),
-        "; set lora.r, lora.alpha and lora.target_modules to the adapter's to train it further"));
+        "; set lora.r, lora.alpha, lora.use_rslora and lora.target_modules to the adapter's to train it further"));
   }
   if (absl::StatusOr<LoraOptions> loaded = LoadLoraAdapter(model, folder); !loaded.ok()) return loaded.status();
   for (auto& [name, linear] : AllLinears(model)) {

@@ -215,6 +215,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   lora.r = o.lora_r;
   lora.alpha = o.lora_alpha;
   lora.dropout = o.lora_dropout;
+  lora.use_rslora = o.lora_use_rslora;
   lora.target_modules = o.lora_targets;
   lora.seed = o.seed;
   lora.base_model_name_or_path = o.base_model;

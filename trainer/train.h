@@ -30,6 +30,7 @@ struct TrainOptions {
   int64_t lora_r = 16;
   double lora_alpha = 32;
   double lora_dropout = 0.05;
+  bool lora_use_rslora = false;  // scaling alpha / √r instead of alpha / r
   std::vector<std::string> lora_targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                            "down_proj"};
 

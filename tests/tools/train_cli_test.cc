@@ -464,6 +464,26 @@ TEST_F(TrainCli, EvalResumesWhereItStopped) {
   EXPECT_EQ(other.out.find("already in"), std::string::npos) << other.out;
 }
 
+// Property: lora.use_rslora (PEFT's rank-stabilised scaling alpha / √r) reaches the adapter's adapter_config.json,
+// and an rsLoRA adapter is trained further only as one.
+TEST_F(TrainCli, RsloraIsRecordedAndKept) {
+  const fs::path run = *root_ / "run-rslora";
+  const std::string rs = "train.mode=lora lora.r=4 lora.alpha=8 lora.use_rslora=true train.max_steps=1 ";
+  ASSERT_EQ(RunDistill(Train(Base(), run, rs)).exit_code, 0);
+  const fs::path adapter = run / "checkpoint-1";
+  EXPECT_EQ(json::parse(ReadFile(adapter / "adapter_config.json"))["use_rslora"], true);
+  const DistillResult plain = RunDistill(Train(
+      Base(), *root_ / "run-rslora-plain",
+      Cat("train.mode=lora lora.r=4 lora.alpha=8 train.max_steps=1 train.base_adapter=", adapter.string())));
+  EXPECT_NE(plain.exit_code, 0);
+  EXPECT_NE(plain.out.find("the adapter has r 4, alpha 8 (rsLoRA)"), std::string::npos) << plain.out;
+  const DistillResult kept =
+      RunDistill(Train(Base(), *root_ / "run-rslora-kept", Cat(rs, "train.base_adapter=", adapter.string())));
+  ASSERT_EQ(kept.exit_code, 0) << kept.out;
+  EXPECT_EQ(json::parse(ReadFile(*root_ / "run-rslora-kept" / "checkpoint-1" / "adapter_config.json"))["use_rslora"],
+            true);
+}
+
 TEST_F(TrainCli, RefusesShardsOfAnotherTokenizer) {
   const fs::path llama = *root_ / "base-llama3";
   fs::create_directories(llama);

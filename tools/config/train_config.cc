@@ -71,6 +71,7 @@ Schema TrainSchema() {
   e.push_back(Key("lora.r", ValueType::kInt, int64_t{16}, "LoRA rank", AtLeast(1)));
   e.push_back(Key("lora.alpha", ValueType::kFloat, 32.0, "LoRA alpha (scaling alpha / r)", Above(0)));
   e.push_back(Key("lora.dropout", ValueType::kFloat, 0.05, "dropout on the adapter input", ClosedOpen(0, 1)));
+  e.push_back(Key("lora.use_rslora", ValueType::kBool, false, "rank-stabilised scaling alpha / √r (PEFT use_rslora)"));
   e.push_back(Key("lora.target_modules", ValueType::kStringList,
                   std::vector<std::string>{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"},
                   "projections that get adapters"));
@@ -112,6 +113,7 @@ trainer::TrainOptions TrainOptionsFromConfig(const Config& cfg) {
   o.lora_r = cfg.GetInt("lora.r");
   o.lora_alpha = cfg.GetDouble("lora.alpha");
   o.lora_dropout = cfg.GetDouble("lora.dropout");
+  o.lora_use_rslora = cfg.GetBool("lora.use_rslora");
   o.lora_targets = cfg.GetStringList("lora.target_modules");
   o.resolved_config = ToJson(cfg);
   return o;
