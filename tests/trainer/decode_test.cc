@@ -92,16 +92,22 @@ TEST(Generate, StopsOnAnyEos) {
   EXPECT_TRUE(Generate(*model, prompt, options)->tokens[0].empty());
 }
 
+// Temperature-1, top-p 0.95 sampling of `rows` sequences of up to `max_new_tokens` tokens.
+GenerateOptions Sampling(uint64_t seed, int64_t rows, int64_t max_new_tokens) {
+  GenerateOptions options;
+  options.max_new_tokens = max_new_tokens;
+  options.temperature = 1.0;
+  options.top_p = 0.95;
+  options.num_sequences = rows;
+  options.seed = seed;
+  return options;
+}
+
 // Sampling at temperature 1 is the same for the same seed, differs across seeds and rows, and top_p → 0 is greedy.
 TEST(Generate, SeededSamplingIsReproducible) {
   auto model = TestModel(Qwen25());
   const std::vector<int64_t> prompt = {7, 7, 31};
-  GenerateOptions options;
-  options.max_new_tokens = 16;
-  options.temperature = 1.0;
-  options.top_p = 0.95;
-  options.num_sequences = 3;
-  options.seed = 1234;
+  GenerateOptions options = Sampling(1234, 3, 16);
   auto a = Generate(*model, prompt, options);
   auto b = Generate(*model, prompt, options);
   ASSERT_TRUE(a.ok() && b.ok());
@@ -124,12 +130,7 @@ TEST(Generate, SeededSamplingIsReproducible) {
 TEST(Generate, SamplesDoNotDependOnBatching) {
   auto model = TestModel(Qwen25());
   const std::vector<int64_t> prompt = {7, 7, 31};
-  GenerateOptions options;
-  options.max_new_tokens = 12;
-  options.temperature = 1.0;
-  options.top_p = 0.95;
-  options.seed = 99;
-  options.num_sequences = 4;
+  GenerateOptions options = Sampling(99, 4, 12);
   auto all = Generate(*model, prompt, options);
   ASSERT_TRUE(all.ok()) << all.status();
   for (int64_t group : {2, 1}) {
