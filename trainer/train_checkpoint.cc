@@ -246,9 +246,11 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
       }
     }
     if (s.ok()) {
+      // The context trained at: an adapter's merged model takes it (hf::RaiseToTrainedContext).
       json state = {{"step", step},
                     {"mode", options.mode},
                     {"cursor", loader.CursorJson()},
+                    {"max_position_embeddings", model.config.max_position_embeddings},
                     {"config", options.resolved_config}};
       s = WriteText((temp / kState).string(), state.dump(2) + "\n");
     }

@@ -288,6 +288,7 @@ TEST_F(TrainCli, LoraCheckpointEvaluatesAndTrainsOn) {
 
 // Property: checkpoints declare at least the context they were trained at (open-r1 raises Qwen2.5-Math-7B's 4,096 to
 // its 32,768-token rows by hand), so vLLM and llama.cpp (the GGUF's context_length) allow it; a longer one is kept.
+// A LoRA run records it in trainer_state.json, which export and eval apply to the merged model.
 TEST_F(TrainCli, CheckpointsDeclareTheTrainedContext) {
   const fs::path short_base = ShortContextBase();  // the shards' rows are 128 tokens
   for (const auto& [base, want] : {std::pair{short_base, 128}, std::pair{Base(), 40960}}) {
@@ -302,6 +303,22 @@ TEST_F(TrainCli, CheckpointsDeclareTheTrainedContext) {
               want == 128)
         << trained.out;
   }
+  const fs::path lora = *root_ / "run-context-lora";
+  ASSERT_EQ(RunDistill(Train(short_base, lora, "train.mode=lora lora.r=4 train.max_steps=1")).exit_code, 0);
+  const fs::path adapter = lora / "checkpoint-1";
+  EXPECT_EQ(json::parse(ReadFile(adapter / "trainer_state.json"))["max_position_embeddings"], 128);
+  const fs::path gguf = *root_ / "context-lora.gguf";
+  ASSERT_EQ(RunDistill(Cat("export ", adapter.string(), " -o ", gguf.string(), " -t f16 -q")).exit_code, 0);
+  const DistillResult header = RunDistill(Cat("inspect ", gguf.string()));
+  EXPECT_NE(header.out.find("qwen3.context_length                         U32 128\n"), std::string::npos) << header.out;
+  const fs::path bench = *root_ / "bench-context-lora.jsonl";
+  std::ofstream(bench) << R"({"id":"a","problem":"What is 2 + 3?","answer":"5"})" << "\n";
+  const DistillResult ran = RunDistill(Cat("eval ", bench.string(), " --backend torch -m ", adapter.string(),
+                                           " --temperature 1 --top-p 1 --max-new-tokens 100 -q -o ",
+                                           (*root_ / "eval-context-lora").string()));
+  ASSERT_EQ(ran.exit_code, 0) << ran.out;
+  const json sample = json::parse(Lines(*root_ / "eval-context-lora" / "samples.jsonl").at(0));
+  EXPECT_GT(sample["reasoning_tokens"].get<int64_t>() + sample["answer_tokens"].get<int64_t>(), 64) << sample;
 }
 
 // Property: `eval --backend torch` ends a sample at the model's context (max_position_embeddings), as vLLM's

@@ -13,6 +13,7 @@
 #include "trainer/checkpoint_io.h"
 #include "trainer/cpu_threads.h"
 #include "trainer/decode.h"
+#include "trainer/hf/model_config.h"
 #include "trainer/lora.h"
 
 namespace distill::eval {
@@ -26,6 +27,7 @@ absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options) {
     if (!base.ok()) return absl::Status(base.status().code(), absl::StrCat(base.status().message(),
                                                                            "; name the base model folder with --base"));
     loaded = trainer::LoadMergedLoraModel(*base, options.model, device, torch::kFloat);
+    if (loaded.ok()) hf::RaiseToTrainedContext(options.model, (*loaded)->config);  // the context trained at
   } else if (!options.base.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--base is for a LoRA adapter folder, and ", options.model, " holds no adapter_config.json"));

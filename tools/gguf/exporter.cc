@@ -420,6 +420,7 @@ absl::StatusOr<ExportReport> ExportGguf(const ExportOptions& options) {
   });
   auto config = hf::LoadModelConfig(weights_dir);
   if (!config.ok()) return config.status();
+  if (adapter) hf::RaiseToTrainedContext(options.model, *config);  // a LoRA run on rows longer than its base's
   const hf::ModelConfig& c = *config;
   auto checkpoint = hf::SafetensorsCheckpoint::Open(weights_dir);
   if (!checkpoint.ok()) return checkpoint.status();

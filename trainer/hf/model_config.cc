@@ -1,5 +1,6 @@
 #include "trainer/hf/model_config.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -351,5 +352,14 @@ json ToJson(const ModelConfig& c) {
 }
 
 #undef DISTILL_ASSIGN
+
+void RaiseToTrainedContext(const std::string& adapter_folder, ModelConfig& config) {
+  std::ifstream in(std::filesystem::path(adapter_folder) / "trainer_state.json", std::ios::binary);
+  if (!in) return;
+  const json state = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  const auto trained = state.is_object() ? state.find("max_position_embeddings") : state.end();
+  if (trained != state.end() && trained->is_number_integer())
+    config.max_position_embeddings = std::max(config.max_position_embeddings, trained->get<int64_t>());
+}
 
 }  // namespace distill::hf

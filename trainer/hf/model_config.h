@@ -53,6 +53,11 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const nlohmann::json& config, std::
 // Reads and parses `<folder>/config.json` (or a config.json path).
 absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& path);
 
+// A LoRA adapter folder from `distill train` records in its trainer_state.json the context the run trained at
+// (max_position_embeddings, raised above the base's for longer rows): raises config.max_position_embeddings to it,
+// for the model that merges the adapter into its base. No file or no such field leaves config as it is.
+void RaiseToTrainedContext(const std::string& adapter_folder, ModelConfig& config);
+
 // config.json for `config`: `raw` with every modelled field overwritten by the struct's values.
 nlohmann::json ToJson(const ModelConfig& config);
 
