@@ -44,12 +44,10 @@ int Fail(const std::string& message) {
 }
 
 // The shards must come from this base model's tokenizer: ids mean nothing under another vocabulary.
-absl::Status CheckShardsMatchModel(const std::string& shards, const std::string& model_dir,
-                                   const std::string& template_override, std::string* chat_template) {
+absl::Status CheckShardsMatchModel(const std::string& shards, const nlohmann::json& manifest,
+                                   const std::string& model_dir, const std::string& template_override,
+                                   std::string* chat_template) {
   const fs::path manifest_path = fs::path(shards) / "manifest.json";
-  auto manifest_or = shard::ReadManifest(shards);
-  if (!manifest_or.ok()) return manifest_or.status();
-  const nlohmann::json& manifest = *manifest_or;
   auto model = tok::LoadModelTokenization(model_dir, {.template_override = template_override});
   if (!model.ok()) return model.status();
   const std::string want = manifest.value("tokenizer_fingerprint", "");
@@ -76,11 +74,10 @@ absl::Status CheckShardsMatchModel(const std::string& shards, const std::string&
 
 // Rows longer than the base's context train as they are and the checkpoints declare their length (the trainer
 // raises max_position_embeddings); the user hears of it once, with open-r1's companion change when it is missing.
-std::string ContextNote(const trainer::TrainOptions& o) {
-  auto manifest = shard::ReadManifest(o.shards);
+std::string ContextNote(const trainer::TrainOptions& o, const nlohmann::json& manifest) {
   auto config = hf::LoadModelConfig(o.base_model);
-  if (!manifest.ok() || !config.ok()) return "";
-  const int64_t seq_len = manifest->value("seq_len", int64_t{0});
+  if (!config.ok()) return "";
+  const int64_t seq_len = manifest.value("seq_len", int64_t{0});
   if (seq_len <= config->max_position_embeddings) return "";
   std::string note = absl::StrCat("the shards' ", seq_len, "-token rows exceed the base model's context of ",
                                   config->max_position_embeddings, " (config.json max_position_embeddings); ",
@@ -103,12 +100,15 @@ int RunTrain(const TrainFlags& flags) {
   o.overwrite = flags.overwrite;
 
   if (auto s = trainer::CheckStartingModel(o); !s.ok()) return Fail(std::string(s.message()));
+  auto manifest = shard::ReadManifest(o.shards);
+  if (!manifest.ok()) return Fail(std::string(manifest.status().message()));
   std::string chat_template;
-  if (auto s = CheckShardsMatchModel(o.shards, o.base_model, cfg->GetString("train.template"), &chat_template);
+  if (auto s = CheckShardsMatchModel(o.shards, *manifest, o.base_model, cfg->GetString("train.template"),
+                                     &chat_template);
       !s.ok())
     return Fail(std::string(s.message()));
   o.chat_template = chat_template;
-  if (const std::string note = ContextNote(o); !note.empty() && !flags.quiet)
+  if (const std::string note = ContextNote(o, *manifest); !note.empty() && !flags.quiet)
     std::fprintf(stderr, "distill train: note: %s\n", note.c_str());
   o.resolved_yaml = config::ToYaml(*cfg);  // written by the trainer once the run may start
 

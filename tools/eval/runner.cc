@@ -68,13 +68,7 @@ void AddFileStamps(const std::string& path, nlohmann::json* stamps) {
 nlohmann::json GenerationIdentity(const EvalOptions& o) {
   nlohmann::json stamps = nlohmann::json::array();
   if (o.backend != "endpoint") {
-    std::string base = o.base;  // a LoRA adapter's base, when its adapter_config.json names it
-    if (std::ifstream in(fs::path(o.model) / "adapter_config.json"); in && base.empty()) {
-      const nlohmann::json config = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-      const auto named = config.is_object() ? config.find("base_model_name_or_path") : config.end();
-      if (named != config.end() && named->is_string()) base = named->get<std::string>();
-    }
-    for (const std::string& path : {o.model, base, o.tokenizer}) {
+    for (const std::string& path : {o.model, o.base, o.tokenizer}) {
       if (!path.empty()) AddFileStamps(path, &stamps);
     }
   }

@@ -32,7 +32,9 @@ struct EvalOptions {
   std::string name;        // the run's column heading (default: the folder's name)
   std::string backend;     // endpoint | torch | gguf
   std::string model;       // endpoint: model id; torch: HF model folder or PEFT LoRA adapter folder; gguf: the .gguf
-  std::string base;        // torch, adapter `model`: its base model folder (default: its base_model_name_or_path)
+  // torch, adapter `model`: its base model folder (default: its base_model_name_or_path; the backend fills it in,
+  // so the folder's generation.json stamps the base's files too)
+  std::string base;
   std::string base_url;    // endpoint only
   std::string api_key_env; // endpoint only: the environment variable holding the key
   std::string tokenizer;   // torch/gguf: model folder with the tokenizer and template (default: `model` for torch)

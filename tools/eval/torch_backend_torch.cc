@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -21,12 +22,17 @@ namespace distill::eval {
 absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options) {
   torch::Device device = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   absl::StatusOr<std::shared_ptr<trainer::Model>> loaded;
+  EvalOptions resolved = options;  // with the adapter's base named, for the folder's generation identity
   if (trainer::IsLoraAdapterFolder(options.model)) {  // a LoRA run's checkpoint: merged into its base, as export does
-    absl::StatusOr<std::string> base = options.base;
-    if (options.base.empty()) base = trainer::LoraAdapterBase(options.model);
-    if (!base.ok()) return absl::Status(base.status().code(), absl::StrCat(base.status().message(),
-                                                                           "; name the base model folder with --base"));
-    loaded = trainer::LoadMergedLoraModel(*base, options.model, device, torch::kFloat);
+    if (options.base.empty()) {
+      absl::StatusOr<std::string> base = trainer::LoraAdapterBase(options.model);
+      if (!base.ok()) {
+        return absl::Status(base.status().code(),
+                            absl::StrCat(base.status().message(), "; name the base model folder with --base"));
+      }
+      resolved.base = *base;
+    }
+    loaded = trainer::LoadMergedLoraModel(resolved.base, options.model, device, torch::kFloat);
     if (loaded.ok()) hf::RaiseToTrainedContext(options.model, (*loaded)->config);  // the context trained at
   } else if (!options.base.empty()) {
     return absl::InvalidArgumentError(
@@ -38,7 +44,8 @@ absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options) {
   std::shared_ptr<trainer::Model> model = *loaded;
   if (device.is_cpu()) trainer::ConfigureCpuThreads(0, model->config.hidden_size);
   model->eval();
-  return TokenBackend([model, options](const std::vector<TokenRequest>& requests, const std::vector<int64_t>& stop_ids)
+  return TokenBackend([model, options = std::move(resolved)](const std::vector<TokenRequest>& requests,
+                                                             const std::vector<int64_t>& stop_ids)
                           -> absl::StatusOr<std::vector<std::vector<TokenSample>>> {
     auto results = TokenResultLog::Open(options, "torch_results.jsonl", requests);
     if (!results.ok()) return results.status();
