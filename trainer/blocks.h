@@ -23,7 +23,7 @@ struct LoraAdapter {
   torch::Tensor b;
   double scaling = 1.0;  // lora_alpha / r (alpha / √r with rsLoRA)
   // On the adapter path's input, only while the Linear is training. Masks come from torch's default generator,
-  // which the run seeds and checkpoints, so a resumed CPU run draws the same masks.
+  // which the trainer seeds from (seed, step), so a resumed run draws the same masks.
   double dropout = 0.0;
 };
 

@@ -2,16 +2,41 @@
 // parameters. Passing the parameters as inputs (rather than calling backward() inside backward, which writes
 // param.grad behind the engine's back) makes their gradients ordinary function outputs: they accumulate like any
 // other, work under autograd::grad, and still flow when the layer input needs no grad (frozen embeddings + LoRA).
+// The recomputation replays the forward's random draws (LoRA dropout masks), as torch.utils.checkpoint's
+// preserve_rng_state does: it runs from the generator state the forward started with.
 #include "trainer/recompute.h"
 
+#include <ATen/Context.h>
 #include <torch/autograd.h>
 
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 namespace distill::trainer {
 
 namespace {
+
+torch::Tensor GeneratorState(at::Generator& generator) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void SetGeneratorState(at::Generator& generator, const torch::Tensor& state) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+// What the layer computes from besides h, cos and sin: its registered parameters, then its LoRA adapters' A and
+// B (not registered, see blocks.h). All are inputs of the function, or no gradient would reach them.
+std::vector<torch::Tensor> LayerTensors(const DecoderLayer& layer) {
+  std::vector<torch::Tensor> out = layer.parameters();
+  for (const auto& module : layer.modules(/*include_self=*/false)) {
+    const auto* linear = dynamic_cast<const Linear*>(module.get());
+    if (linear != nullptr && linear->lora) out.insert(out.end(), {linear->lora->a, linear->lora->b});
+  }
+  return out;
+}
 
 std::vector<int64_t> FlattenSegments(const RowSegments& segments) {
   std::vector<int64_t> flat;
@@ -30,7 +55,7 @@ RowSegments UnflattenSegments(const std::vector<int64_t>& flat, int64_t rows) {
 }
 
 struct RecomputedLayer : torch::autograd::Function<RecomputedLayer> {
-  // Forward arguments: h, cos, sin (edges 0–2), layer, segments (not tensors), then the parameters (edges 3…).
+  // Forward arguments: h, cos, sin (edges 0–2), layer, segments (not tensors), then LayerTensors (edges 3…).
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& h, const torch::Tensor& cos,
                                const torch::Tensor& sin, const DecoderLayer* layer, const RowSegments* segments,
                                at::TensorList params) {
@@ -41,6 +66,8 @@ struct RecomputedLayer : torch::autograd::Function<RecomputedLayer> {
     ctx->saved_data["has_segments"] = segments != nullptr;
     if (segments != nullptr) ctx->saved_data["segments"] = FlattenSegments(*segments);
     ctx->saved_data["params"] = static_cast<int64_t>(params.size());
+    at::Generator generator = at::globalContext().defaultGenerator(h.device());
+    ctx->saved_data["rng"] = GeneratorState(generator);
     return Apply(*layer, h, Rope{cos, sin}, segments, nullptr);
   }
 
@@ -52,8 +79,7 @@ struct RecomputedLayer : torch::autograd::Function<RecomputedLayer> {
     const RowSegments segments =
         has_segments ? UnflattenSegments(ctx->saved_data["segments"].toIntVector(), saved[0].size(0)) : RowSegments();
     const int64_t num_params = ctx->saved_data["params"].toInt();
-    // The same order as the parameters handed to forward (ApplyRecomputed passes layer.parameters()).
-    const std::vector<torch::Tensor> params = layer->parameters();
+    const std::vector<torch::Tensor> params = LayerTensors(*layer);  // the order forward was given
     TORCH_CHECK(static_cast<int64_t>(params.size()) == num_params, "layer parameters changed between passes");
 
     torch::Tensor h = saved[0].detach().requires_grad_(ctx->needs_input_grad(0));
@@ -65,7 +91,12 @@ struct RecomputedLayer : torch::autograd::Function<RecomputedLayer> {
     torch::autograd::variable_list grads;
     if (!wrt.empty()) {
       torch::AutoGradMode enable_grad(true);
+      // The forward's draws again, then the generator continues where it stood, as if nothing had been recomputed.
+      at::Generator generator = at::globalContext().defaultGenerator(h.device());
+      const torch::Tensor now = GeneratorState(generator);
+      SetGeneratorState(generator, ctx->saved_data["rng"].toTensor());
       torch::Tensor out = Apply(*layer, h, Rope{saved[1], saved[2]}, has_segments ? &segments : nullptr, nullptr);
+      SetGeneratorState(generator, now);
       grads = torch::autograd::grad({out}, wrt, {grad_outputs[0]}, /*retain_graph=*/false, /*create_graph=*/false,
                                     /*allow_unused=*/true);
     }
@@ -84,7 +115,7 @@ struct RecomputedLayer : torch::autograd::Function<RecomputedLayer> {
 
 torch::Tensor ApplyRecomputed(const DecoderLayer& layer, const torch::Tensor& h, const Rope& rope,
                               const RowSegments* segments) {
-  const std::vector<torch::Tensor> params = layer.parameters();
+  const std::vector<torch::Tensor> params = LayerTensors(layer);
   return RecomputedLayer::apply(h, rope.cos, rope.sin, &layer, segments, at::TensorList(params));
 }
 

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "data/shard/loader.h"
+#include "data/splitmix.h"
 #include "trainer/autocast.h"
 #include "trainer/checkpoint_io.h"
 #include "trainer/cpu_threads.h"
@@ -103,6 +104,14 @@ absl::StatusOr<double> Evaluate(const Model& model, const shard::ShardSet& set, 
   return *global_tokens > 0 ? *global_sum / static_cast<double>(*global_tokens) : 0.0;
 }
 
+// True when any rank was asked to stop; a collective (one integer) on every rank at every step when several run.
+absl::StatusOr<bool> StopAgreed(const TrainOptions& o, DataParallel& dp) {
+  const int64_t local = o.stop_requested && o.stop_requested() ? 1 : 0;
+  if (dp.world_size() == 1) return local > 0;
+  auto any = dp.AllReduceSum(local);
+  if (!any.ok()) return any.status();
+  return *any > 0;
+}
 
 }  // namespace
 
@@ -138,7 +147,6 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   if (!env.ok()) return env.status();
   auto device = ResolveDevice(o.device, env->local_rank);
   if (!device.ok()) return device.status();
-  torch::manual_seed(o.seed);  // LoRA dropout draws from the default generator; checkpoints save its state
   auto dp = DataParallel::Init(*env, *device);
   if (!dp.ok()) return dp.status();
   const bool main = (*dp)->is_main();
@@ -247,6 +255,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
 
   RunFolder run{o.out, main};
   TrainReport report;
+  report.total_steps = total_steps;
   int64_t start_step = 0;
   if (o.resume) {
     auto resumed = ResumeFromLatest(run, o, *model, **optimizer, *loader, lora);
@@ -263,6 +272,9 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   const double flops_per_token = TrainingFlopsPerToken(*model, static_cast<double>((*train_set)->seq_len()));
   for (int64_t step = start_step + 1; step <= total_steps; ++step) {
     const auto started = Clock::now();
+    // LoRA dropout draws from the default generators (CPU and CUDA), seeded here from (seed, step): a resumed run
+    // draws what the uninterrupted one drew, on any device, with no generator state in the checkpoint.
+    torch::manual_seed(data::SplitMix64Mix(o.seed + data::kGoldenGamma * static_cast<uint64_t>(step)));
     std::vector<shard::Batch> batches;
     std::vector<MicroBatch> tensors;
     int64_t local_loss_tokens = 0, local_tokens = 0;
@@ -336,10 +348,17 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
       if (auto s = run.AppendMetrics(m); !s.ok()) return s;
     }
     if (o.on_step) o.on_step(m, total_steps);
-    if (last || (o.save_every > 0 && step % o.save_every == 0)) {
+    // Every rank learns of a stop at the same step (a signal reaches ranks at different moments, or only one).
+    auto stop = last ? absl::StatusOr<bool>(false) : StopAgreed(o, **dp);
+    if (!stop.ok()) return stop.status();
+    if (last || *stop || (o.save_every > 0 && step % o.save_every == 0)) {
       auto saved = SaveCheckpoint(run, o, *model, **optimizer, *loader, lora, step, **dp);
       if (!saved.ok()) return saved.status();
       report.last_checkpoint = *saved;
+    }
+    if (*stop) {
+      report.stopped = true;
+      break;
     }
   }
   if (report.last_checkpoint.empty()) report.last_checkpoint = LatestCheckpoint(o.out).value_or("");

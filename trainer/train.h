@@ -73,6 +73,10 @@ struct TrainOptions {
   // Called after every optimizer step (rank 0 and others alike) with the step's metrics and the total steps:
   // the CLI draws its progress bar from it.
   std::function<void(const StepMetrics&, int64_t total_steps)> on_step;
+  // Polled after every optimizer step (the CLI's SIGINT/SIGTERM flag). Once it is true on any rank, every rank
+  // stops after that same step: its checkpoint is saved (unless the step saved one anyway) and Train returns with
+  // TrainReport::stopped, so --resume goes on exactly as the uninterrupted run would have. Empty: never.
+  std::function<bool()> stop_requested;
 };
 
 // One optimizer step's record (a line of metrics.jsonl).
@@ -97,6 +101,8 @@ struct TrainReport {
   std::optional<double> final_val_loss;
   std::string last_checkpoint;  // folder
   std::vector<StepMetrics> metrics;
+  int64_t total_steps = 0;      // the run's planned steps (steps < total_steps when stopped)
+  bool stopped = false;         // ended early by TrainOptions::stop_requested, after saving checkpoint `steps`
 };
 
 // The starting model's folders, before anything loads: base_model must not be a LoRA adapter folder (the message

@@ -239,13 +239,6 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
     if (s.ok()) s = CopyTokenizerFiles(options.base_model, temp, options.chat_template);
     if (s.ok()) s = SaveOptimizerState(optimizer, step, (temp / "optimizer.pt").string());
     if (s.ok()) {
-      try {
-        torch::save(at::detail::getDefaultCPUGenerator().get_state(), (temp / "rng.pt").string());
-      } catch (const c10::Error& e) {
-        s = absl::InternalError(absl::StrCat("cannot save the RNG state: ", e.what_without_backtrace()));
-      }
-    }
-    if (s.ok()) {
       // The context trained at: an adapter's merged model takes it (hf::RaiseToTrainedContext).
       json state = {{"step", step},
                     {"mode", options.mode},
@@ -298,14 +291,6 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
   if (*optimizer_step != step) {
     return absl::DataLossError(absl::StrCat((dir / "optimizer.pt").string(), ": holds step ", *optimizer_step,
                                             ", trainer_state.json step ", step));
-  }
-  try {
-    torch::Tensor rng;
-    torch::load(rng, (dir / "rng.pt").string());
-    at::Generator generator = at::detail::getDefaultCPUGenerator();
-    generator.set_state(rng);
-  } catch (const c10::Error& e) {
-    return absl::DataLossError(absl::StrCat(dir.string(), "/rng.pt: ", e.what_without_backtrace()));
   }
   if (auto s = loader.Restore((*state)["cursor"]); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat((dir / kState).string(), ": ", s.message()));

@@ -1,7 +1,8 @@
 // A training run's folder: metrics.jsonl (one line per optimizer step), and checkpoint-<step>/ folders written
 // as ".checkpoint-<step>.tmp" and renamed into place once complete (trainer_state.json inside marks a finished
 // one). A checkpoint holds the model in HF layout (or the LoRA adapter in PEFT's), the tokenizer files with the
-// training chat template, optimizer.pt, rng.pt and trainer_state.json (step, loader cursor, resolved config).
+// training chat template, optimizer.pt and trainer_state.json (step, loader cursor, resolved config). No generator
+// state: the trainer seeds dropout from (seed, step).
 #pragma once
 
 #include <torch/optim/optimizer.h>

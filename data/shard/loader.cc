@@ -126,10 +126,15 @@ Batch Loader::Next() {
 }
 
 nlohmann::json Loader::CursorJson() const {
-  return {{"epoch", cursor_.epoch},           {"position", cursor_.position},
-          {"seed", options_.seed},            {"rank", options_.rank},
-          {"world_size", options_.world_size}, {"batch_size", options_.batch_size},
-          {"shuffle", options_.shuffle},      {"rows", set_->num_rows()}};
+  // No rank: every rank's cursor is the same (equal rows per rank, equal batch sizes), so rank 0's checkpoint
+  // resumes them all.
+  return {{"epoch", cursor_.epoch},
+          {"position", cursor_.position},
+          {"seed", options_.seed},
+          {"world_size", options_.world_size},
+          {"batch_size", options_.batch_size},
+          {"shuffle", options_.shuffle},
+          {"rows", set_->num_rows()}};
 }
 
 absl::Status Loader::Restore(const nlohmann::json& c) {
@@ -140,9 +145,9 @@ absl::Status Loader::Restore(const nlohmann::json& c) {
     out = c[key].get<int64_t>();
     return absl::OkStatus();
   };
-  int64_t epoch = 0, position = 0, seed = 0, rank = 0, world = 0, batch = 0, rows = 0;
+  int64_t epoch = 0, position = 0, seed = 0, world = 0, batch = 0, rows = 0;
   for (auto [key, out] : {std::pair<const char*, int64_t*>{"epoch", &epoch}, {"position", &position},
-                          {"rank", &rank}, {"world_size", &world}, {"batch_size", &batch}, {"rows", &rows}}) {
+                          {"world_size", &world}, {"batch_size", &batch}, {"rows", &rows}}) {
     if (auto s = get_int(key, *out); !s.ok()) return s;
   }
   if (!c.contains("seed") || !c["seed"].is_number_integer()) {
@@ -158,7 +163,6 @@ absl::Status Loader::Restore(const nlohmann::json& c) {
         absl::StrCat("loader cursor: saved with ", what, " ", saved, ", this loader has ", now));
   };
   if (static_cast<uint64_t>(seed) != options_.seed) return differs("seed", seed, static_cast<int64_t>(options_.seed));
-  if (rank != options_.rank) return differs("rank", rank, options_.rank);
   if (world != options_.world_size) return differs("world_size", world, options_.world_size);
   if (batch != options_.batch_size) return differs("batch_size", batch, options_.batch_size);
   const auto num_rows = static_cast<int64_t>(set_->num_rows());

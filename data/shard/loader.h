@@ -27,8 +27,8 @@ struct LoaderOptions {
 };
 
 // Where a loader stands: the next batch comes from `epoch`, starting at entry `position` of this rank's rows.
-// The JSON form also records the seed, rank, world size, batch size and row count, and Restore refuses a cursor
-// whose values differ from the loader's.
+// It is the same on every rank. The JSON form also records the seed, world size, batch size and row count, and
+// Restore refuses a cursor whose values differ from the loader's.
 struct Cursor {
   int64_t epoch = 0;
   int64_t position = 0;

@@ -1,7 +1,9 @@
 // Runs the built distill executable (build/distill) with arguments, capturing its output and exit code.
 #pragma once
 
+#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>  // environ (GNU)
 
 #include <array>
 #include <cstdio>
@@ -26,6 +28,23 @@ inline DistillResult RunDistill(const std::string& args) {
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+// Starts `distill args` in the background, stdout and stderr going to `log`; returns its pid (the shell execs
+// distill, so signals sent to the pid reach distill itself), or -1 when it could not start.
+inline pid_t StartDistill(const std::string& args, const std::string& log) {
+  std::string command = std::string("exec ") + DISTILL_BINARY_DIR + "/distill " + args + " >'" + log + "' 2>&1";
+  std::string shell = "/bin/sh", flag = "-c";
+  char* argv[] = {shell.data(), flag.data(), command.data(), nullptr};
+  pid_t pid = -1;
+  return posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, ::environ) == 0 ? pid : -1;
+}
+
+// Waits for a StartDistill process; its exit code, 128 + the signal when killed by one.
+inline int WaitDistill(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace distill::testing

@@ -1,9 +1,14 @@
-// `distill launch`: each copy gets its rank environment, output lines carry "[rank i] ", and one failing copy
-// stops the others and sets the exit code.
+// `distill launch`: each copy gets its rank environment, output lines carry "[rank i] ", one failing copy
+// stops the others and sets the exit code, and signals to the launcher reach every copy.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "tests/testing/run_distill.h"
 
@@ -55,6 +60,49 @@ TEST(Launch, BadCountOrPortIsRefusedBeforeAnyRank) {
                 r.out.find(": expected 1..65535, or 0 to pick a free one") != std::string::npos)
         << args << ": " << r.out;
   }
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Polls `path` until it holds `text` (true) or 60 s pass (false).
+bool WaitForText(const std::string& path, const std::string& text) {
+  for (int i = 0; i < 600; ++i) {
+    if (ReadAll(path).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+// Property: SIGTERM to the launcher reaches every rank, which then get as long as they need to exit (a trainer
+// saving its checkpoint: more than the 10 s a failed rank's peers get); a second SIGTERM reaches them too, and the
+// launcher's exit code is 128 + SIGTERM.
+TEST(Launch, SignalsReachEveryRankWhichMayTakeTheirTime) {
+  const std::string log = (std::filesystem::temp_directory_path() / ("distill-launch-" + std::to_string(getpid())))
+                              .string();
+  // Each rank counts SIGTERMs and exits after the second (a trainer still saving when the first one's time is up).
+  const pid_t pid = StartDistill(
+      "launch --nproc 2 -- /bin/sh -c 'n=0; trap \"n=\\$((n+1)); echo term \\$n\" TERM; echo ready; "
+      "while [ $n -lt 2 ]; do sleep 0.1; done; echo exiting; exit 7'",
+      log);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitForText(log, "[rank 0] ready") && WaitForText(log, "[rank 1] ready")) << ReadAll(log);
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  ASSERT_TRUE(WaitForText(log, "[rank 0] term 1") && WaitForText(log, "[rank 1] term 1")) << ReadAll(log);
+  std::this_thread::sleep_for(std::chrono::seconds(12));
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, WNOHANG), 0) << "the launcher ended the ranks 12 s after one signal: "
+                                                 << ReadAll(log);
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  EXPECT_EQ(WaitDistill(pid), 128 + SIGTERM) << ReadAll(log);
+  const std::string out = ReadAll(log);
+  EXPECT_NE(out.find("[rank 0] exiting"), std::string::npos) << out;
+  EXPECT_NE(out.find("[rank 1] exiting"), std::string::npos) << out;
+  std::filesystem::remove(log);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // `distill train` end to end through the built binary: a tiny random Qwen3-shaped base model with the real Qwen3
 // vocabulary (written here with the trainer), `distill build` shards of a few traces, then train → resume →
 // export of the checkpoint; and the inputs the verb must refuse before any step, each naming what is wrong.
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -499,6 +500,43 @@ TEST_F(TrainCli, RsloraIsRecordedAndKept) {
   ASSERT_EQ(kept.exit_code, 0) << kept.out;
   EXPECT_EQ(json::parse(ReadFile(*root_ / "run-rslora-kept" / "checkpoint-1" / "adapter_config.json"))["use_rslora"],
             true);
+}
+
+// Property: SIGTERM (a Slurm time limit or preemption; Ctrl-C's SIGINT alike) stops `distill train` after the step
+// in progress with that step's checkpoint saved (off the save_every schedule), exit code 143 and a line saying so;
+// --resume then logs exactly the metrics of an uninterrupted run (loss, lr, grad norm, token counts).
+TEST_F(TrainCli, SignalStopsAfterTheStepWithItsCheckpoint) {
+  const std::string steps = "train.max_steps=12 train.save_every=1000 train.lr=1e-3 train.warmup_steps=5 ";
+  const fs::path whole = *root_ / "run-unsignalled";
+  const DistillResult uninterrupted = RunDistill(Train(Base(), whole, steps + "-q"));
+  ASSERT_EQ(uninterrupted.exit_code, 0) << uninterrupted.out;
+
+  const fs::path run = *root_ / "run-signalled";
+  const std::string log = (*root_ / "signalled.log").string();
+  const pid_t pid = distill::testing::StartDistill(Train(Base(), run, steps), log);
+  ASSERT_GT(pid, 0);
+  for (int i = 0; i < 1200 && Lines(run / "metrics.jsonl").size() < 2; ++i) ::usleep(100 * 1000);
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  ASSERT_EQ(distill::testing::WaitDistill(pid), 128 + SIGTERM) << ReadFile(log);
+  const size_t stopped_at = Lines(run / "metrics.jsonl").size();
+  ASSERT_GE(stopped_at, 2u);
+  ASSERT_LT(stopped_at, 12u) << "the run ended before the signal";
+  const fs::path checkpoint = run / Cat("checkpoint-", stopped_at);
+  EXPECT_TRUE(fs::is_regular_file(checkpoint / "trainer_state.json")) << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find(Cat("distill train: stopped by SIGTERM after step ", stopped_at, " of 12; saved ",
+                                   checkpoint.string(), "; continue with --resume")),
+            std::string::npos)
+      << ReadFile(log);
+
+  const DistillResult resumed = RunDistill(Train(Base(), run, steps + "-q --resume"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  const std::vector<std::string> expected = Lines(whole / "metrics.jsonl"), got = Lines(run / "metrics.jsonl");
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const json a = json::parse(expected[i]), b = json::parse(got[i]);
+    for (const char* key : {"step", "loss", "lr", "grad_norm", "tokens", "loss_tokens"})
+      EXPECT_EQ(a[key], b[key]) << key << " at step " << i + 1;
+  }
 }
 
 TEST_F(TrainCli, RefusesShardsOfAnotherTokenizer) {

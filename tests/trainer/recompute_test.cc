@@ -18,6 +18,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/trainer/test_models.h"
+#include "trainer/lora.h"
 #include "trainer/loss.h"
 
 namespace distill::trainer {
@@ -99,6 +100,42 @@ TEST(RecomputeTest, FrozenInputAndAutogradGrad) {
   model->zero_grad();
   Hidden(*model, ids, PackedPositions(), kCuSeqlens, false).square().sum().backward();
   EXPECT_TRUE(torch::allclose(via_grad, q.grad(), 1e-12, 1e-13));
+}
+
+// Property: LoRA under recompute gets the adapters' gradients of the plain pass (the adapters, not registered
+// parameters, are inputs of the checkpointed function), with dropout too: the recomputation in backward replays
+// the forward's masks, and the generator then continues exactly where it would have without recompute.
+TEST(RecomputeTest, LoraDropoutMasksAreReplayed) {
+  std::shared_ptr<Model> model = TestModel(testing::Qwen3(), 9, torch::kDouble);
+  LoraOptions lora;
+  lora.r = 4;
+  lora.dropout = 0.5;
+  lora.seed = 2;
+  ASSERT_TRUE(AddLora(*model, lora).ok());
+  model->train();
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& [name, tensor] : NamedTrainableParameters(*model))  // B starts at zero: give A a gradient
+      if (name.find("lora_B") != std::string::npos) tensor.normal_(0, 0.1);
+  }
+  torch::Tensor ids = RandomIds(2, 32, testing::Qwen3().vocab_size, 4);
+  const auto run = [&](bool recompute, torch::Tensor* next_draw) {
+    for (auto& [name, tensor] : NamedTrainableParameters(*model)) tensor.mutable_grad() = torch::Tensor();
+    torch::manual_seed(17);
+    torch::Tensor hidden = Hidden(*model, ids, PackedPositions(), kCuSeqlens, recompute);
+    hidden.square().sum().backward();
+    *next_draw = torch::rand({4}, torch::kDouble);
+    std::map<std::string, torch::Tensor> grads;
+    for (const auto& [name, tensor] : NamedTrainableParameters(*model))
+      if (tensor.grad().defined()) grads[name] = tensor.grad().clone();
+    return grads;
+  };
+  torch::Tensor after_plain, after_recompute;
+  const auto plain = run(false, &after_plain);
+  const auto recomputed = run(true, &after_recompute);
+  EXPECT_EQ(plain.size(), 2 * 7 * static_cast<size_t>(testing::Qwen3().num_hidden_layers));  // A and B, 7 targets
+  CompareGrads(plain, recomputed, 1e-12);
+  EXPECT_TRUE(torch::equal(after_plain, after_recompute));
 }
 
 // The memory workload, run in a fresh process so its peak is its own: a 6-layer model, 2 rows × 512 tokens,

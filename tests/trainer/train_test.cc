@@ -198,7 +198,8 @@ TEST(Train, GradientAccumulationEqualsOneBigBatch) {
   EXPECT_LT(MaxDiff(Weights(a->last_checkpoint), Weights(b->last_checkpoint)), 1e-4);
 }
 
-// Property: LoRA training changes only the adapters; the checkpoint is a PEFT adapter folder.
+// Property: LoRA training changes only the adapters; the checkpoint is a PEFT adapter folder; activation
+// checkpointing changes nothing of a LoRA run, dropout included.
 TEST(Train, LoraTrainsAdaptersOnly) {
   TrainOptions o = BaseOptions(MakeBase("base-lora"), MakeShards("shards-lora", 4, 32), "run-lora");
   o.mode = "lora";
@@ -214,6 +215,24 @@ TEST(Train, LoraTrainsAdaptersOnly) {
   ASSERT_TRUE(adapter.ok()) << adapter.status();
   EXPECT_EQ((*adapter)->tensors().size(), 2u * 2u * 2u);  // 2 layers × {q, v} × {A, B}
   EXPECT_LT(report->metrics.back().loss, report->metrics.front().loss);
+
+  // With activation checkpointing (and LoRA dropout 0.3), the same run: the adapters still get their gradients
+  // and the recomputation replays the dropout masks, so every step's loss and gradient norm match.
+  o.lora_dropout = 0.3;
+  o.out = (TestRoot() / "run-lora-dropout").string();
+  auto plain = Train(o);
+  o.recompute = true;
+  o.out = (TestRoot() / "run-lora-recompute").string();
+  auto recomputed = Train(o);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  ASSERT_TRUE(recomputed.ok()) << recomputed.status();
+  ASSERT_EQ(plain->metrics.size(), recomputed->metrics.size());
+  for (size_t i = 0; i < plain->metrics.size(); ++i) {
+    EXPECT_NEAR(recomputed->metrics[i].loss, plain->metrics[i].loss, 1e-6) << "step " << i + 1;
+    EXPECT_NEAR(recomputed->metrics[i].grad_norm, plain->metrics[i].grad_norm, 1e-6 * plain->metrics[i].grad_norm)
+        << "step " << i + 1;
+  }
+  EXPECT_LT(recomputed->metrics.back().loss, recomputed->metrics.front().loss);
 }
 
 // Property: a NaN loss stops the run naming the step and the batch, and writes no checkpoint.
@@ -360,6 +379,26 @@ TrainOptions ResumeOptions(const std::string& base, const std::string& shards, c
   return o;
 }
 
+// Resumes `options` in `dir` to the end and expects `full`'s metrics (loss, lr, grad norm, token counts) and final
+// weights bit for bit.
+void ExpectResumeReproduces(const TrainOptions& options, const std::string& dir, const TrainReport& full) {
+  TrainOptions again = options;
+  again.out = dir;
+  again.resume = true;
+  auto resumed = Train(again);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  ASSERT_EQ(resumed->metrics.size(), full.metrics.size());
+  for (size_t i = 0; i < full.metrics.size(); ++i) {
+    const StepMetrics &x = full.metrics[i], &y = resumed->metrics[i];
+    EXPECT_EQ(x.step, y.step);
+    EXPECT_EQ(x.loss, y.loss) << "step " << x.step;
+    EXPECT_EQ(x.lr, y.lr) << "step " << x.step;
+    EXPECT_EQ(x.grad_norm, y.grad_norm) << "step " << x.step;
+    EXPECT_EQ(x.loss_tokens, y.loss_tokens) << "step " << x.step;
+  }
+  EXPECT_EQ(MaxDiff(Weights(full.last_checkpoint), Weights(resumed->last_checkpoint)), 0.0);
+}
+
 // The child half of the kill test: trains and dies like kill -9 (no cleanup) after step 4.
 TEST(Train, KilledChild) {
   const char* dir = std::getenv("DISTILL_TRAIN_KILL_DIR");
@@ -386,21 +425,33 @@ TEST(Train, KillAndResumeGivesIdenticalMetrics) {
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 9) << status;
   ASSERT_TRUE(LatestCheckpoint(dir).has_value());
 
-  TrainOptions again = whole;
-  again.out = dir;
-  again.resume = true;
-  auto resumed = Train(again);
-  ASSERT_TRUE(resumed.ok()) << resumed.status();
-  ASSERT_EQ(resumed->metrics.size(), full->metrics.size());
-  for (size_t i = 0; i < full->metrics.size(); ++i) {
-    const StepMetrics &x = full->metrics[i], &y = resumed->metrics[i];
-    EXPECT_EQ(x.step, y.step);
-    EXPECT_EQ(x.loss, y.loss) << "step " << x.step;
-    EXPECT_EQ(x.lr, y.lr) << "step " << x.step;
-    EXPECT_EQ(x.grad_norm, y.grad_norm) << "step " << x.step;
-    EXPECT_EQ(x.loss_tokens, y.loss_tokens) << "step " << x.step;
-  }
-  EXPECT_EQ(MaxDiff(Weights(full->last_checkpoint), Weights(resumed->last_checkpoint)), 0.0);
+  ExpectResumeReproduces(whole, dir, *full);
+}
+
+// Property: a stop request (the CLI's SIGINT/SIGTERM) after step 4 ends the run there with that step's checkpoint
+// (off the save_every 3 schedule) and nothing after it; --resume then gives the uninterrupted run's metrics and
+// weights bit for bit, as after kill -9, but without losing step 4.
+TEST(Train, StopRequestSavesThatStepAndResumesExactly) {
+  const std::string base = MakeBase("base-stop"), shards = MakeShards("shards-stop", 12, 32);
+  TrainOptions whole = ResumeOptions(base, shards, (TestRoot() / "run-stop-whole").string());
+  auto full = Train(whole);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_FALSE(full->stopped);
+
+  TrainOptions stopping = whole;
+  stopping.out = (TestRoot() / "run-stopped").string();
+  int64_t steps_done = 0;
+  stopping.on_step = [&](const StepMetrics& m, int64_t) { steps_done = m.step; };
+  stopping.stop_requested = [&] { return steps_done >= 4; };
+  auto stopped = Train(stopping);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_TRUE(stopped->stopped);
+  EXPECT_EQ(stopped->steps, 4);
+  EXPECT_EQ(stopped->total_steps, 7);
+  EXPECT_EQ(stopped->last_checkpoint, (fs::path(stopping.out) / "checkpoint-4").string());
+  EXPECT_EQ(LatestCheckpoint(stopping.out), stopped->last_checkpoint);
+  EXPECT_FALSE(fs::exists(fs::path(stopping.out) / "checkpoint-5"));
+  ExpectResumeReproduces(whole, stopping.out, *full);
 }
 
 // Property: a checkpoint whose files disagree (trainer_state.json's step against its folder or against
@@ -465,12 +516,19 @@ TEST(Train, DataParallelChild) {
   TrainOptions o = BaseOptions(std::getenv("DISTILL_TRAIN_BASE"), std::getenv("DISTILL_TRAIN_SHARDS"), "unused");
   o.out = out;
   o.micro_batch_rows = 1;
+  o.resume = std::getenv("DISTILL_TRAIN_DP_RESUME") != nullptr;
+  // A stop asked of rank 1 alone after this step (a signal that reached one rank).
+  const char* stop_after = std::getenv("DISTILL_TRAIN_DP_STOP_AFTER");
+  const int64_t stop_step = stop_after && std::string(std::getenv("RANK")) == "1" ? std::atoll(stop_after) : 0;
+  int64_t done = 0;
+  o.on_step = [&](const StepMetrics& m, int64_t) { done = m.step; };
+  o.stop_requested = [&] { return stop_step > 0 && done >= stop_step; };
   auto report = Train(o);
   if (!report.ok()) {
     std::fprintf(stderr, "rank %s: %s\n", std::getenv("RANK"), std::string(report.status().message()).c_str());
     _exit(2);
   }
-  _exit(0);
+  _exit(report->stopped ? 3 : 0);
 }
 
 int FreePort() {
@@ -486,48 +544,70 @@ int FreePort() {
 }
 
 // Property: two processes on Gloo, each with one row per step, match one process with two rows per step (the
-// same global batch): the same loss curve and final weights, to tolerance.
+// same global batch): the same loss curve and final weights, to tolerance; also after a stop asked of one rank and
+// a resume.
 TEST(Train, TwoGlooRanksMatchOneProcess) {
   if (!DataParallel::HasBackend(torch::kCPU)) GTEST_SKIP() << "no Gloo in this build (no gloo headers)";
   const std::string base = MakeBase("base-dp"), shards = MakeShards("shards-dp", 8, 32);
   auto single = Train(BaseOptions(base, shards, "run-dp-single"));
   ASSERT_TRUE(single.ok()) << single.status();
   const std::string out = (TestRoot() / "run-dp").string();
-  const auto run_ranks = [&] {  // the two ranks' exit statuses
+  // The two ranks' exit statuses for a run into `dir` with `extra` environment.
+  const auto run_ranks = [&](const std::string& dir, const std::vector<std::string>& extra) {
     const std::string port = std::to_string(FreePort());
     std::vector<int> statuses(2);
     std::vector<std::thread> ranks;
     for (int r = 0; r < 2; ++r) {
       ranks.emplace_back([&, r] {
-        statuses[r] = RunChild("Train.DataParallelChild",
-                               {"DISTILL_TRAIN_DP_OUT=" + out, "DISTILL_TRAIN_BASE=" + base,
-                                "DISTILL_TRAIN_SHARDS=" + shards, "RANK=" + std::to_string(r), "LOCAL_RANK=0",
-                                "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port});
+        std::vector<std::string> env = {"DISTILL_TRAIN_DP_OUT=" + dir, "DISTILL_TRAIN_BASE=" + base,
+                                        "DISTILL_TRAIN_SHARDS=" + shards, "RANK=" + std::to_string(r),
+                                        "LOCAL_RANK=0", "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port};
+        env.insert(env.end(), extra.begin(), extra.end());
+        statuses[r] = RunChild("Train.DataParallelChild", env);
       });
     }
     for (auto& t : ranks) t.join();
     return statuses;
   };
-  const std::vector<int> statuses = run_ranks();
-  for (int r = 0; r < 2; ++r) ASSERT_TRUE(WIFEXITED(statuses[r]) && WEXITSTATUS(statuses[r]) == 0) << "rank " << r;
-  std::ifstream metrics(fs::path(out) / "metrics.jsonl");
-  std::vector<double> losses;
-  for (std::string line; std::getline(metrics, line);) losses.push_back(json::parse(line)["loss"].get<double>());
-  ASSERT_EQ(losses.size(), single->metrics.size());
-  for (size_t i = 0; i < losses.size(); ++i) EXPECT_NEAR(losses[i], single->metrics[i].loss, 1e-5) << "step " << i + 1;
-  auto latest = LatestCheckpoint(out);
-  ASSERT_TRUE(latest.has_value());
-  // The gradients' sums run in another order (one GEMM over both rows against a sum per rank plus the all-reduce);
-  // Adam's first steps move a near-zero gradient by about ±lr whatever its size, so rounding shows up to ~1e-5
-  // (2.7e-5 measured with one OpenBLAS thread) against 4 steps of lr 3e-3.
-  EXPECT_LT(MaxDiff(Weights(single->last_checkpoint), Weights(*latest)), 1e-4);
+  const auto expect_exits = [](const std::vector<int>& statuses, int code) {
+    for (int r = 0; r < 2; ++r)
+      EXPECT_TRUE(WIFEXITED(statuses[r]) && WEXITSTATUS(statuses[r]) == code) << "rank " << r << ": " << statuses[r];
+  };
+  const auto losses_in = [](const std::string& dir) {
+    std::ifstream metrics(fs::path(dir) / "metrics.jsonl");
+    std::vector<double> losses;
+    for (std::string line; std::getline(metrics, line);) losses.push_back(json::parse(line)["loss"].get<double>());
+    return losses;
+  };
+  const auto expect_single_run = [&](const std::string& dir) {
+    const std::vector<double> losses = losses_in(dir);
+    ASSERT_EQ(losses.size(), single->metrics.size());
+    for (size_t i = 0; i < losses.size(); ++i)
+      EXPECT_NEAR(losses[i], single->metrics[i].loss, 1e-5) << "step " << i + 1;
+    auto latest = LatestCheckpoint(dir);
+    ASSERT_TRUE(latest.has_value());
+    // The gradients' sums run in another order (one GEMM over both rows against a sum per rank plus the
+    // all-reduce); Adam's first steps move a near-zero gradient by about ±lr whatever its size, so rounding shows
+    // up to ~1e-5 (2.7e-5 measured with one OpenBLAS thread) against 4 steps of lr 3e-3.
+    EXPECT_LT(MaxDiff(Weights(single->last_checkpoint), Weights(*latest)), 1e-4);
+  };
+  expect_exits(run_ranks(out, {}), 0);
+  expect_single_run(out);
 
   // Started again in the same folder without resume: rank 0 refuses it and rank 1 learns so (neither waits in a
   // collective for the other), and the earlier run keeps every byte.
   const auto before = FilesUnder(out);
-  const std::vector<int> again = run_ranks();
-  for (int r = 0; r < 2; ++r) EXPECT_TRUE(WIFEXITED(again[r]) && WEXITSTATUS(again[r]) == 2) << "rank " << r;
+  expect_exits(run_ranks(out, {}), 2);
   EXPECT_TRUE(FilesUnder(out) == before);
+
+  // A stop asked of rank 1 alone after step 2: both ranks stop there (neither waits for the other), rank 0 saves
+  // checkpoint-2, and the resumed pair ends as the uninterrupted one.
+  const std::string stopped = (TestRoot() / "run-dp-stopped").string();
+  expect_exits(run_ranks(stopped, {"DISTILL_TRAIN_DP_STOP_AFTER=2"}), 3);
+  EXPECT_EQ(losses_in(stopped).size(), 2u);
+  EXPECT_EQ(LatestCheckpoint(stopped), (fs::path(stopped) / "checkpoint-2").string());
+  expect_exits(run_ranks(stopped, {"DISTILL_TRAIN_DP_RESUME=1"}), 0);
+  expect_single_run(stopped);
 }
 
 // Property: the same loop on a CUDA device gives the CPU's losses and weights in fp32 (here with per-layer

@@ -1,6 +1,12 @@
 // distill train -c configs/<recipe>.yaml [train.key=value …]: fine-tune an HF base model on a shard folder (full
 // SFT, LoRA, or plain-text pretraining) into a run folder with the resolved config, metrics.jsonl and checkpoints.
-// Checks before any step: the shards were built with this base model's tokenizer (fingerprints).
+// Checks before any step: the shards were built with this base model's tokenizer (fingerprints). SIGINT or SIGTERM
+// (Ctrl-C, Slurm's time limit or preemption) stops after the current step with its checkpoint saved, exit 128 + the
+// signal; a second one stops at once.
+#include <signal.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -37,6 +43,30 @@ struct TrainFlags {
   bool quiet = false;
   bool print_config = false;
 };
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+bool g_stderr_is_terminal = false;  // set before the handler is installed
+
+extern "C" void OnStopSignal(int sig) {
+  g_stop_signal = sig;
+  // On a terminal the progress bar holds the line: start a new one.
+  static const char kNote[] =
+      "\ndistill train: stopping after this step to save a checkpoint (a second signal stops at once)\n";
+  const size_t skip = g_stderr_is_terminal ? 0 : 1;
+  (void)!write(STDERR_FILENO, kNote + skip, sizeof(kNote) - 1 - skip);
+}
+
+// The first SIGINT/SIGTERM asks the trainer to stop at the next step's end; the handler then resets itself, so a
+// second one ends the process the default way.
+void CatchStopSignals() {
+  g_stderr_is_terminal = isatty(STDERR_FILENO) != 0;
+  struct sigaction sa{};
+  sa.sa_handler = OnStopSignal;
+  sa.sa_flags = SA_RESETHAND | SA_RESTART;  // restarted reads and writes: a collective's socket sees no EINTR
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "distill train: %s\n", message.c_str());
@@ -121,9 +151,18 @@ int RunTrain(const TrainFlags& flags) {
       progress.Update(static_cast<double>(m.step), detail);
     };
   }
+  o.stop_requested = [] { return g_stop_signal != 0; };
+  CatchStopSignals();
   auto report = trainer::Train(o);
-  if (!flags.quiet && report.ok()) progress.Finish(static_cast<double>(report->steps), "done");
+  if (!flags.quiet && report.ok())
+    progress.Finish(static_cast<double>(report->steps), report->stopped ? "stopped" : "done");
   if (!report.ok()) return Fail(std::string(report.status().message()));
+  if (report->stopped) {
+    std::fprintf(stderr, "distill train: stopped by %s after step %lld of %lld; saved %s; continue with --resume\n",
+                 g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(report->steps),
+                 static_cast<long long>(report->total_steps), report->last_checkpoint.c_str());
+    return 128 + g_stop_signal;
+  }
   if (!flags.quiet) {
     std::printf("trained %lld steps: loss %.4f", static_cast<long long>(report->steps), report->final_loss);
     if (report->final_val_loss) std::printf(", validation loss %.4f", *report->final_val_loss);

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -23,7 +24,11 @@ namespace distill::launch {
 namespace {
 
 volatile sig_atomic_t g_stop_signal = 0;
-void OnStopSignal(int sig) { g_stop_signal = sig; }
+volatile sig_atomic_t g_stop_count = 0;
+void OnStopSignal(int sig) {
+  g_stop_signal = sig;
+  g_stop_count = g_stop_count + 1;
+}
 
 // Binds port 0 on the loopback and reads back the port the kernel chose (free at that moment).
 int FreePort() {
@@ -147,6 +152,7 @@ void SignalAll(std::vector<Child>& children, int sig) {
 struct StopSignals {
   StopSignals() {
     g_stop_signal = 0;
+    g_stop_count = 0;
     struct sigaction sa{};
     sa.sa_handler = OnStopSignal;
     sigemptyset(&sa.sa_mask);
@@ -184,6 +190,7 @@ absl::StatusOr<int> RunLocal(const LaunchOptions& given) {
   std::vector<Child> children(static_cast<size_t>(options.nproc));
   int exit_code = 0;
   bool stopping = false;
+  int forwarded_signals = 0;
   auto stop_deadline = std::chrono::steady_clock::time_point::max();
   auto stop_all = [&](int code, int sig) {
     exit_code = code;
@@ -243,7 +250,16 @@ absl::StatusOr<int> RunLocal(const LaunchOptions& given) {
         }
       }
     }
-    if (g_stop_signal != 0 && !stopping) stop_all(128 + g_stop_signal, g_stop_signal);
+    // Each signal goes on to the ranks. The first gets no deadline: `distill train` saves a checkpoint before it
+    // exits, which can take minutes on a large model. A second one means now: SIGKILL after 10 s.
+    if (g_stop_count > forwarded_signals) {
+      forwarded_signals = g_stop_count;
+      if (!stopping) exit_code = 128 + g_stop_signal;
+      stopping = true;
+      SignalAll(children, g_stop_signal);
+      if (forwarded_signals >= 2)
+        stop_deadline = std::min(stop_deadline, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    }
     // Ranks that ignore SIGTERM (stuck in a collective) are killed; pipes a stray grandchild holds are abandoned.
     if (stopping && std::chrono::steady_clock::now() > stop_deadline) {
       SignalAll(children, SIGKILL);
