@@ -396,7 +396,15 @@ void ExpectResumeReproduces(const TrainOptions& options, const std::string& dir,
     EXPECT_EQ(x.grad_norm, y.grad_norm) << "step " << x.step;
     EXPECT_EQ(x.loss_tokens, y.loss_tokens) << "step " << x.step;
   }
-  EXPECT_EQ(MaxDiff(Weights(full.last_checkpoint), Weights(resumed->last_checkpoint)), 0.0);
+  if (options.mode == "lora") {
+    const auto bytes = [](const std::string& checkpoint) {
+      std::ifstream in(fs::path(checkpoint) / "adapter_model.safetensors", std::ios::binary);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    EXPECT_EQ(bytes(full.last_checkpoint), bytes(resumed->last_checkpoint));
+  } else {
+    EXPECT_EQ(MaxDiff(Weights(full.last_checkpoint), Weights(resumed->last_checkpoint)), 0.0);
+  }
 }
 
 // The child half of the kill test: trains and dies like kill -9 (no cleanup) after step 4.
@@ -428,18 +436,17 @@ TEST(Train, KillAndResumeGivesIdenticalMetrics) {
   ExpectResumeReproduces(whole, dir, *full);
 }
 
-// Property: a stop request (the CLI's SIGINT/SIGTERM) after step 4 ends the run there with that step's checkpoint
-// (off the save_every 3 schedule) and nothing after it; --resume then gives the uninterrupted run's metrics and
-// weights bit for bit, as after kill -9, but without losing step 4.
-TEST(Train, StopRequestSavesThatStepAndResumesExactly) {
-  const std::string base = MakeBase("base-stop"), shards = MakeShards("shards-stop", 12, 32);
-  TrainOptions whole = ResumeOptions(base, shards, (TestRoot() / "run-stop-whole").string());
+// Stops `whole` (in `mode`; LoRA with dropout, which draws random masks) after step 4 and resumes it.
+void StopAndResume(TrainOptions whole, const std::string& mode) {
+  whole.mode = mode;
+  whole.lora_r = 4;
+  whole.lora_dropout = 0.1;
   auto full = Train(whole);
   ASSERT_TRUE(full.ok()) << full.status();
   EXPECT_FALSE(full->stopped);
 
   TrainOptions stopping = whole;
-  stopping.out = (TestRoot() / "run-stopped").string();
+  stopping.out = whole.out + "-stopped";
   int64_t steps_done = 0;
   stopping.on_step = [&](const StepMetrics& m, int64_t) { steps_done = m.step; };
   stopping.stop_requested = [&] { return steps_done >= 4; };
@@ -452,6 +459,17 @@ TEST(Train, StopRequestSavesThatStepAndResumesExactly) {
   EXPECT_EQ(LatestCheckpoint(stopping.out), stopped->last_checkpoint);
   EXPECT_FALSE(fs::exists(fs::path(stopping.out) / "checkpoint-5"));
   ExpectResumeReproduces(whole, stopping.out, *full);
+}
+
+// Property: a stop request (the CLI's SIGINT/SIGTERM) after step 4 ends the run there with that step's checkpoint
+// (off the save_every 3 schedule) and nothing after it; --resume then gives the uninterrupted run's metrics and
+// weights bit for bit, as after kill -9, but without losing step 4; in full and in LoRA mode (dropout masks too).
+TEST(Train, StopRequestSavesThatStepAndResumesExactly) {
+  const std::string base = MakeBase("base-stop"), shards = MakeShards("shards-stop", 12, 32);
+  for (const std::string mode : {"full", "lora"}) {
+    SCOPED_TRACE(mode);
+    StopAndResume(ResumeOptions(base, shards, (TestRoot() / ("run-stop-whole-" + mode)).string()), mode);
+  }
 }
 
 // Property: a checkpoint whose files disagree (trainer_state.json's step against its folder or against

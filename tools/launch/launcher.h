@@ -26,10 +26,10 @@ struct LaunchOptions {
 
 // Runs the job to its end and returns its exit code: 0 when every rank exited 0; otherwise the first failing
 // rank's code (after stopping the others: SIGTERM, then SIGKILL after 10 s), 128 + the signal when this process got
-// SIGINT or SIGTERM (each forwarded to every rank; the ranks get as long as they need to exit after the first, so a
-// trainer can save its checkpoint, and 10 s after a second), or 127 when a rank could not be started. Each rank runs in its own
-// process group, so stopping it stops what it started. Notes on failures go to stderr. InvalidArgument for nproc
-// < 1 or an empty command; Unavailable when no free port was found.
+// SIGINT or SIGTERM (each forwarded to every rank; after the first the ranks get as long as they need, so a trainer
+// can save its checkpoint, after a second 10 s), or 127 when a rank could not be started. Each rank runs in its
+// own process group, so stopping it stops what it started. Notes on failures go to stderr. InvalidArgument for
+// nproc < 1 or an empty command; Unavailable when no free port was found.
 absl::StatusOr<int> RunLocal(const LaunchOptions& options);
 
 }  // namespace distill::launch
