@@ -279,14 +279,15 @@ absl::Status DataParallel::AllReduceGradients(const std::vector<torch::Tensor>& 
   });
 }
 
-absl::Status DataParallel::Broadcast(const std::vector<torch::Tensor>& tensors) {
+absl::Status DataParallel::Broadcast(const std::vector<torch::Tensor>& tensors, int root) {
+  if (root < 0 || root >= world_size_) return absl::InvalidArgumentError(absl::StrCat("broadcast root ", root));
   if (!impl_) return absl::OkStatus();
   return Collective("broadcast", [&] {
     for (const auto& bucket : Buckets(tensors, options_.bucket_bytes)) {
       OnFlatBucket(bucket, [&](torch::Tensor& flat) {
         std::vector<torch::Tensor> list{flat};
         c10d::BroadcastOptions opts;
-        opts.rootRank = 0;
+        opts.rootRank = root;
         impl_->group->broadcast(list, opts)->wait();
       });
     }

@@ -83,8 +83,9 @@ class DataParallel {
   // Sums a scalar (loss sum, token count) over ranks.
   absl::StatusOr<double> AllReduceSum(double value);
   absl::StatusOr<int64_t> AllReduceSum(int64_t value);
-  // Overwrites `tensors` (in place, bucketed) with rank 0's values: initial weights must agree on every rank.
-  absl::Status Broadcast(const std::vector<torch::Tensor>& tensors);
+  // Overwrites `tensors` (in place, bucketed) with rank `root`'s values: initial weights must agree on every rank,
+  // and under a sharded optimizer each rank's updated share goes to the others.
+  absl::Status Broadcast(const std::vector<torch::Tensor>& tensors, int root = 0);
   // Returns once every rank has called it.
   absl::Status Barrier();
 

@@ -52,6 +52,18 @@ absl::StatusOr<std::unique_ptr<torch::optim::AdamW>> MakeAdamW(const NamedTensor
   return std::make_unique<torch::optim::AdamW>(std::move(groups), defaults);
 }
 
+std::vector<int> OptimizerShardOwners(std::span<const torch::Tensor> params, int world_size) {
+  std::vector<int64_t> load(static_cast<size_t>(std::max(1, world_size)), 0);
+  std::vector<int> owners;
+  owners.reserve(params.size());
+  for (const torch::Tensor& p : params) {
+    const auto lightest = std::min_element(load.begin(), load.end());  // the first of equals: the lowest rank
+    *lightest += p.numel();
+    owners.push_back(static_cast<int>(lightest - load.begin()));
+  }
+  return owners;
+}
+
 absl::StatusOr<LrDecay> ParseLrDecay(std::string_view name) {
   if (name == "cosine" || name == "cosine_with_min_lr") return LrDecay::kCosine;
   if (name == "linear") return LrDecay::kLinear;

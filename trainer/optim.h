@@ -41,6 +41,12 @@ bool DecaysWeight(std::string_view name, const torch::Tensor& param);
 // option is out of range.
 absl::StatusOr<std::unique_ptr<torch::optim::AdamW>> MakeAdamW(const NamedTensors& params, const AdamWOptions& options);
 
+// ZeRO stage 1 (optimizer state sharding): the rank that keeps the AdamW state of each of `params`, and steps it,
+// when `world_size` ranks share the state. Tensors go whole, in order, each to the rank with the fewest elements
+// so far (ties: the lowest rank), so every rank computes the same split and no share exceeds another by more than
+// the largest tensor.
+std::vector<int> OptimizerShardOwners(std::span<const torch::Tensor> params, int world_size);
+
 // How the learning rate falls after warmup.
 enum class LrDecay { kCosine, kLinear, kConstant };
 // HF lr_scheduler_type names: "cosine", "cosine_with_min_lr", "linear", "constant", "constant_with_warmup".

@@ -104,6 +104,18 @@ absl::StatusOr<double> Evaluate(const Model& model, const shard::ShardSet& set, 
   return *global_tokens > 0 ? *global_sum / static_cast<double>(*global_tokens) : 0.0;
 }
 
+// ZeRO-1: each rank has stepped the tensors it owns; every rank takes the others' from their owners.
+absl::Status BroadcastFromOwners(DataParallel& dp, const std::vector<torch::Tensor>& params,
+                                 const std::vector<int>& owners) {
+  for (int root = 0; root < dp.world_size(); ++root) {
+    std::vector<torch::Tensor> share;
+    for (size_t i = 0; i < params.size(); ++i)
+      if (owners[i] == root) share.push_back(params[i]);
+    if (auto s = dp.Broadcast(share, root); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 // True when any rank was asked to stop; a collective (one integer) on every rank at every step when several run.
 absl::StatusOr<bool> StopAgreed(const TrainOptions& o, DataParallel& dp) {
   const int64_t local = o.stop_requested && o.stop_requested() ? 1 : 0;
@@ -241,8 +253,23 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   for (const auto& [name, p] : named) params.push_back(p);
   if (auto s = (*dp)->Broadcast(params); !s.ok()) return s;
 
+  // ZeRO-1: this rank's optimizer holds only the tensors it owns; the others' come back by broadcast each step.
+  const int world = (*dp)->world_size();
+  const bool sharded = o.shard_optimizer && world > 1;
+  std::vector<int> owners;
+  NamedTensors owned = named;
+  if (sharded) {
+    if (params.size() < static_cast<size_t>(world))
+      return absl::InvalidArgumentError(absl::StrCat("train.shard_optimizer: ", params.size(),
+                                                     " trainable tensors cannot be shared among ", world,
+                                                     " ranks; set train.shard_optimizer=false"));
+    owners = OptimizerShardOwners(params, world);
+    owned.clear();
+    for (size_t i = 0; i < named.size(); ++i)
+      if (owners[i] == (*dp)->rank()) owned.push_back(named[i]);
+  }
   AdamWOptions adam{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
-  auto optimizer = MakeAdamW(named, adam);
+  auto optimizer = MakeAdamW(owned, adam);
   if (!optimizer.ok()) return optimizer.status();
   auto decay = ParseLrDecay(o.schedule);
   if (!decay.ok()) return decay.status();
@@ -258,7 +285,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   report.total_steps = total_steps;
   int64_t start_step = 0;
   if (o.resume) {
-    auto resumed = ResumeFromLatest(run, o, *model, **optimizer, *loader, lora);
+    auto resumed = ResumeFromLatest(run, o, *model, **optimizer, *loader, lora, **dp);
     if (!resumed.ok()) return resumed.status();
     start_step = resumed->step;
     report.metrics = std::move(resumed->metrics);
@@ -290,7 +317,8 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     if (!global_tokens.ok()) return global_tokens.status();
     const double denominator = static_cast<double>(std::max<int64_t>(1, *global_loss_tokens));
 
-    (*optimizer)->zero_grad();
+    // Every trainable tensor's, not the optimizer's: a sharded optimizer knows only this rank's share.
+    for (torch::Tensor& p : params) p.mutable_grad() = torch::Tensor();
     double local_sum = 0;
     for (size_t k = 0; k < tensors.size(); ++k) {
       tensors[k].cu_seqlens = batches[k].cu_seqlens;  // batches no longer grows
@@ -316,6 +344,9 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     const double lr = LearningRate(schedule, step, total_steps);
     SetLearningRate(**optimizer, lr);
     (*optimizer)->step();
+    if (sharded) {
+      if (auto s = BroadcastFromOwners(**dp, params, owners); !s.ok()) return s;
+    }
 
     StepMetrics m;
     m.step = step;

@@ -89,6 +89,25 @@ absl::Status CopyTokenizerFiles(const std::string& base, const fs::path& dir, co
   return absl::OkStatus();
 }
 
+// How many files hold the optimizer state: one per rank under train.shard_optimizer with several ranks.
+int OptimizerShards(const TrainOptions& options, const DataParallel& dp) {
+  return options.shard_optimizer ? dp.world_size() : 1;
+}
+
+std::string OptimizerFileName(int rank, int shards) {
+  return shards == 1 ? "optimizer.pt" : absl::StrCat("optimizer-rank", rank, "-of-", shards, ".pt");
+}
+
+// `local` when it failed here; otherwise OK only when it is OK on every rank (a collective: all ranks call it), so
+// no rank goes on to wait in a collective for one that gave up.
+absl::Status EveryRankOk(DataParallel& dp, const absl::Status& local) {
+  auto failed = dp.AllReduceSum(int64_t{local.ok() ? 0 : 1});
+  if (!failed.ok()) return failed.status();
+  if (!local.ok()) return local;
+  if (*failed > 0) return absl::AbortedError(absl::StrCat(*failed, " other rank(s) could not write the checkpoint"));
+  return absl::OkStatus();
+}
+
 StepMetrics MetricsFromJson(const json& j) {
   StepMetrics m;
   m.step = j.value("step", int64_t{0});
@@ -228,21 +247,35 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
                                            const torch::optim::Optimizer& optimizer, const shard::Loader& loader,
                                            const LoraOptions& lora, int64_t step, DataParallel& dp) {
   const fs::path final_dir = fs::path(run.dir) / absl::StrCat("checkpoint-", step);
+  const fs::path temp = fs::path(run.dir) / absl::StrCat(".checkpoint-", step, ".tmp");
+  const int shards = OptimizerShards(options, dp);
+  absl::Status s = absl::OkStatus();
   if (run.main) {
-    const fs::path temp = fs::path(run.dir) / absl::StrCat(".checkpoint-", step, ".tmp");
     std::error_code ec;
     (void)data::RemoveTree(temp.string());  // a temp folder left by a crash; create_directories reports trouble
     fs::create_directories(temp, ec);
-    if (ec) return absl::InternalError(absl::StrCat("cannot create ", temp.string(), ": ", ec.message()));
-    absl::Status s = options.mode == "lora" ? SaveLoraAdapter(model, lora, temp.string())
-                                            : SaveModel(model, temp.string());
+    if (ec) s = absl::InternalError(absl::StrCat("cannot create ", temp.string(), ": ", ec.message()));
+  }
+  // Every rank writes its share of the optimizer state into rank 0's folder; all ranks run both agreements.
+  if (shards > 1) {
+    if (s = EveryRankOk(dp, s); s.ok())
+      s = SaveOptimizerState(optimizer, step, (temp / OptimizerFileName(dp.rank(), shards)).string());
+    s = EveryRankOk(dp, s);
+  }
+  if (!s.ok()) {
+    if (run.main) (void)data::RemoveTree(temp.string());
+    return s;
+  }
+  if (run.main) {
+    s = options.mode == "lora" ? SaveLoraAdapter(model, lora, temp.string()) : SaveModel(model, temp.string());
     if (s.ok()) s = CopyTokenizerFiles(options.base_model, temp, options.chat_template);
-    if (s.ok()) s = SaveOptimizerState(optimizer, step, (temp / "optimizer.pt").string());
+    if (s.ok() && shards == 1) s = SaveOptimizerState(optimizer, step, (temp / OptimizerFileName(0, 1)).string());
     if (s.ok()) {
       // The context trained at: an adapter's merged model takes it (hf::RaiseToTrainedContext).
       json state = {{"step", step},
                     {"mode", options.mode},
                     {"cursor", loader.CursorJson()},
+                    {"optimizer_shards", shards},
                     {"max_position_embeddings", model.config.max_position_embeddings},
                     {"config", options.resolved_config}};
       s = WriteText((temp / kState).string(), state.dump(2) + "\n");
@@ -253,6 +286,7 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
     }
     // A checkpoint of the same step from an earlier, abandoned run; if it cannot go, the rename below says so.
     (void)data::RemoveTree(final_dir.string());
+    std::error_code ec;
     fs::rename(temp, final_dir, ec);
     if (ec) return absl::InternalError(absl::StrCat("cannot rename ", temp.string(), ": ", ec.message()));
     auto found = CompleteCheckpoints(run.dir);
@@ -265,7 +299,7 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
 
 absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options, Model& model,
                                          torch::optim::Optimizer& optimizer, shard::Loader& loader,
-                                         const LoraOptions& lora) {
+                                         const LoraOptions& lora, const DataParallel& dp) {
   auto latest = LatestCheckpoint(run.dir);
   if (!latest) return absl::NotFoundError(absl::StrCat(run.dir, ": no complete checkpoint to resume from"));
   const fs::path dir = *latest;
@@ -286,10 +320,24 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
     if (auto s = LoadWeights(model, **checkpoint); !s.ok()) return s;
   }
   (void)lora;
-  auto optimizer_step = LoadOptimizerState(optimizer, (dir / "optimizer.pt").string());
+  const int shards = OptimizerShards(options, dp);
+  const int64_t saved_shards = (*state).value("optimizer_shards", int64_t{1});
+  if (saved_shards != shards) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir.string(), ": its optimizer state is ",
+        saved_shards == 1 ? std::string("whole (optimizer.pt)")
+                          : absl::StrCat("in ", saved_shards, " shards (train.shard_optimizer over ", saved_shards,
+                                         " ranks)"),
+        ", this run would ", shards == 1 ? std::string("keep it whole") : absl::StrCat("shard it over ", shards),
+        "; resume with ",
+        saved_shards == 1 ? std::string("train.shard_optimizer=false, or a single rank")
+                          : absl::StrCat(saved_shards, " ranks and train.shard_optimizer=true")));
+  }
+  const fs::path optimizer_path = dir / OptimizerFileName(dp.rank(), shards);
+  auto optimizer_step = LoadOptimizerState(optimizer, optimizer_path.string());
   if (!optimizer_step.ok()) return optimizer_step.status();
   if (*optimizer_step != step) {
-    return absl::DataLossError(absl::StrCat((dir / "optimizer.pt").string(), ": holds step ", *optimizer_step,
+    return absl::DataLossError(absl::StrCat(optimizer_path.string(), ": holds step ", *optimizer_step,
                                             ", trainer_state.json step ", step));
   }
   if (auto s = loader.Restore((*state)["cursor"]); !s.ok()) {

@@ -58,8 +58,9 @@ absl::Status CheckOverwriteSparesInputs(const std::string& out, const std::vecto
 // The latest complete checkpoint folder in `out`, if any.
 std::optional<std::string> LatestCheckpoint(const std::string& out);
 
-// Writes checkpoint-<step> (all ranks call it; rank 0 writes, the others wait at a barrier) and removes all but
-// the last options.keep_last. Returns the folder.
+// Writes checkpoint-<step> (all ranks call it; rank 0 writes, the others wait at a barrier; under a sharded
+// optimizer every rank also writes its optimizer-rank<r>-of-<n>.pt into rank 0's folder, which must be on a file
+// system they share) and removes all but the last options.keep_last. Returns the folder.
 absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOptions& options, const Model& model,
                                            const torch::optim::Optimizer& optimizer, const shard::Loader& loader,
                                            const LoraOptions& lora, int64_t step, DataParallel& dp);
@@ -68,10 +69,11 @@ struct Resumed {
   int64_t step = 0;
   std::vector<StepMetrics> metrics;  // of steps 1..step, as logged
 };
-// Restores weights (or adapters), optimizer, RNG and loader cursor from the latest complete checkpoint and cuts
-// metrics.jsonl back to its step (a killed run may have logged steps after it). NotFound when there is none.
+// Restores weights (or adapters), optimizer (this rank's share when sharded) and loader cursor from the latest
+// complete checkpoint and cuts metrics.jsonl back to its step (a killed run may have logged steps after it).
+// NotFound when there is none; FailedPrecondition when its optimizer state is sharded otherwise than this run's.
 absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options, Model& model,
                                          torch::optim::Optimizer& optimizer, shard::Loader& loader,
-                                         const LoraOptions& lora);
+                                         const LoraOptions& lora, const DataParallel& dp);
 
 }  // namespace distill::trainer

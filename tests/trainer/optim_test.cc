@@ -6,6 +6,7 @@
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <numbers>
@@ -85,6 +86,29 @@ TEST(OptimTest, RejectsNothingToTrainAndBadOptions) {
   for (auto& p : model->parameters()) p.set_requires_grad(true);
   EXPECT_FALSE(MakeAdamW(Named(*model), AdamWOptions{1e-5, 1.0, 0.999, 1e-8, 0}).ok());
   EXPECT_TRUE(MakeAdamW(Named(*model), AdamWOptions{}).ok());
+}
+
+// Property: the ZeRO-1 split gives every tensor one owner, every rank a share when there are enough tensors, shares
+// within the largest tensor of each other, and the same split on every call (every rank computes it alone).
+TEST(OptimTest, OptimizerShardsAreBalancedAndDeterministic) {
+  std::shared_ptr<Model> model = TestModel(testing::Qwen3());
+  std::vector<torch::Tensor> params = model->parameters();
+  int64_t largest = 0;
+  for (const auto& p : params) largest = std::max(largest, p.numel());
+  for (int world : {1, 2, 3, 8}) {
+    const std::vector<int> owners = OptimizerShardOwners(params, world);
+    ASSERT_EQ(owners.size(), params.size());
+    EXPECT_EQ(owners, OptimizerShardOwners(params, world));
+    std::vector<int64_t> load(static_cast<size_t>(world), 0);
+    for (size_t i = 0; i < params.size(); ++i) {
+      ASSERT_GE(owners[i], 0);
+      ASSERT_LT(owners[i], world);
+      load[static_cast<size_t>(owners[i])] += params[i].numel();
+    }
+    const auto [low, high] = std::minmax_element(load.begin(), load.end());
+    EXPECT_GT(*low, 0) << world << " ranks";
+    EXPECT_LE(*high - *low, largest) << world << " ranks";
+  }
 }
 
 TEST(OptimTest, ScheduleMatchesFormulas) {

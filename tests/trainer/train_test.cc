@@ -535,6 +535,7 @@ TEST(Train, DataParallelChild) {
   o.out = out;
   o.micro_batch_rows = 1;
   o.resume = std::getenv("DISTILL_TRAIN_DP_RESUME") != nullptr;
+  o.shard_optimizer = std::getenv("DISTILL_TRAIN_DP_UNSHARDED") == nullptr;
   // A stop asked of rank 1 alone after this step (a signal that reached one rank).
   const char* stop_after = std::getenv("DISTILL_TRAIN_DP_STOP_AFTER");
   const int64_t stop_step = stop_after && std::string(std::getenv("RANK")) == "1" ? std::atoll(stop_after) : 0;
@@ -563,7 +564,7 @@ int FreePort() {
 
 // Property: two processes on Gloo, each with one row per step, match one process with two rows per step (the
 // same global batch): the same loss curve and final weights, to tolerance; also after a stop asked of one rank and
-// a resume.
+// a resume; and the sharded optimizer (ZeRO-1, the default) gives the unsharded run's weights bit for bit.
 TEST(Train, TwoGlooRanksMatchOneProcess) {
   if (!DataParallel::HasBackend(torch::kCPU)) GTEST_SKIP() << "no Gloo in this build (no gloo headers)";
   const std::string base = MakeBase("base-dp"), shards = MakeShards("shards-dp", 8, 32);
@@ -626,6 +627,25 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   EXPECT_EQ(LatestCheckpoint(stopped), (fs::path(stopped) / "checkpoint-2").string());
   expect_exits(run_ranks(stopped, {"DISTILL_TRAIN_DP_RESUME=1"}), 0);
   expect_single_run(stopped);
+
+  // The optimizer state sharded (the default, ZeRO-1) or whole on each rank: the same weights bit for bit, and each
+  // rank's checkpoint file holds about half the state.
+  const std::string whole = (TestRoot() / "run-dp-unsharded").string();
+  expect_exits(run_ranks(whole, {"DISTILL_TRAIN_DP_UNSHARDED=1"}), 0);
+  EXPECT_EQ(MaxDiff(Weights(*LatestCheckpoint(out)), Weights(*LatestCheckpoint(whole))), 0.0);
+  const fs::path sharded_checkpoint = *LatestCheckpoint(out), whole_checkpoint = *LatestCheckpoint(whole);
+  EXPECT_FALSE(fs::exists(sharded_checkpoint / "optimizer.pt"));
+  const double full_size = static_cast<double>(fs::file_size(whole_checkpoint / "optimizer.pt"));
+  for (const char* shard : {"optimizer-rank0-of-2.pt", "optimizer-rank1-of-2.pt"}) {
+    ASSERT_TRUE(fs::exists(sharded_checkpoint / shard)) << shard;
+    const double share = static_cast<double>(fs::file_size(sharded_checkpoint / shard)) / full_size;
+    std::printf("%s: %.2f of the whole optimizer.pt\n", shard, share);
+    EXPECT_LT(share, 0.65) << shard;
+  }
+  // Resumed with the state kept whole, the sharded run is refused before any step, saying how to resume it.
+  const auto before_resume = FilesUnder(out);
+  expect_exits(run_ranks(out, {"DISTILL_TRAIN_DP_RESUME=1", "DISTILL_TRAIN_DP_UNSHARDED=1"}), 2);
+  EXPECT_TRUE(FilesUnder(out) == before_resume);
 }
 
 // Property: the same loop on a CUDA device gives the CPU's losses and weights in fp32 (here with per-layer

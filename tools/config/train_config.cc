@@ -60,6 +60,8 @@ Schema TrainSchema() {
                   AtLeast(0)));
   e.push_back(Key("train.keep_last", ValueType::kInt, int64_t{2}, "checkpoints kept", AtLeast(1)));
   e.push_back(Key("train.recompute", ValueType::kBool, false, "activation checkpointing per decoder layer"));
+  e.push_back(Key("train.shard_optimizer", ValueType::kBool, true,
+                  "with several ranks, each keeps the AdamW state of its share of the parameters (ZeRO stage 1)"));
   e.push_back(EnumKey("train.dtype", {"auto", "float32", "bfloat16"}, "auto",
                       "auto: bf16 autocast on CUDA, fp32 on CPU"));
   e.push_back(Key("train.device", ValueType::kString, std::string("auto"), "auto | cpu | cuda | cuda:N"));
@@ -105,6 +107,7 @@ trainer::TrainOptions TrainOptionsFromConfig(const Config& cfg) {
   o.save_every = cfg.GetInt("train.save_every");
   o.keep_last = cfg.GetInt("train.keep_last");
   o.recompute = cfg.GetBool("train.recompute");
+  o.shard_optimizer = cfg.GetBool("train.shard_optimizer");
   o.dtype = cfg.GetString("train.dtype");
   o.device = cfg.GetString("train.device");
   o.seed = static_cast<uint64_t>(cfg.GetInt("train.seed"));
