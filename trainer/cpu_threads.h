@@ -1,4 +1,4 @@
-// Thread pools of CPU training and decoding: LibTorch's intra-op (OpenMP) team and OpenBLAS's own pool.
+// CPU training and decoding setup: LibTorch's intra-op (OpenMP) team, OpenBLAS's own pool, and glibc's heap.
 #pragma once
 
 #include <cstdint>
@@ -15,5 +15,15 @@ inline constexpr int64_t kBlasPoolMinHidden = 512;
 // at 1), while at hidden 512 the pool pays (1.33x). Below kBlasPoolMinHidden OpenBLAS gets 1 thread, otherwise
 // `threads` (0: all cores). Does nothing to the BLAS where LibTorch uses another one (MKL follows LibTorch's count).
 void ConfigureCpuThreads(int threads, int64_t hidden_size);
+
+// Blocks below this many bytes stay in glibc's heap when freed (see KeepFreedMemoryInHeap).
+inline constexpr int kHeapBlockLimit = 1 << 30;
+
+// Every training or decoding step allocates and frees the same activation sizes. glibc hands blocks over its mmap
+// threshold (dynamic, at most 32 MiB) back to the kernel when freed and trims the heap's top above 128 KiB, so the
+// next step faults the same memory in again, zeroed page by page. This keeps freed blocks below kHeapBlockLimit in
+// the heap for reuse (mallopt M_MMAP_THRESHOLD and M_TRIM_THRESHOLD): the demo's SFT trains ~1.45x faster on CPU
+// for ~3% more peak RSS. Process-wide; returns false where the C library refused (not glibc).
+bool KeepFreedMemoryInHeap();
 
 }  // namespace distill::trainer

@@ -217,6 +217,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   config->max_position_embeddings = std::max<int64_t>(config->max_position_embeddings, (*train_set)->seq_len());
   ConfigureCpuThreads(o.threads, config->hidden_size);
   const bool cuda = device->is_cuda();
+  if (!cuda) KeepFreedMemoryInHeap();
   const torch::Dtype dtype = (o.dtype == "bfloat16" && !cuda) ? torch::kBFloat16 : torch::kFloat32;
   auto model_or = MakeModel(*config, *device, dtype);
   if (!model_or.ok()) {

@@ -42,7 +42,10 @@ absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options) {
   }
   if (!loaded.ok()) return loaded.status();
   std::shared_ptr<trainer::Model> model = *loaded;
-  if (device.is_cpu()) trainer::ConfigureCpuThreads(0, model->config.hidden_size);
+  if (device.is_cpu()) {
+    trainer::ConfigureCpuThreads(0, model->config.hidden_size);
+    trainer::KeepFreedMemoryInHeap();
+  }
   model->eval();
   return TokenBackend([model, options = std::move(resolved)](const std::vector<TokenRequest>& requests,
                                                              const std::vector<int64_t>& stop_ids)
