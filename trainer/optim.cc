@@ -193,10 +193,12 @@ absl::Status SaveOptimizerState(const torch::optim::Optimizer& optimizer, int64_
     archive.write("step", torch::tensor(step, torch::kLong));
     return hf::internal::WriteFileAtomic(path, [&](const hf::internal::WriteAllFn& write) {
       absl::Status status;
-      // torch streams the zip archive through this callback; a short count makes it throw, caught below.
+      // torch streams the zip archive through this callback. A short count would make its writer throw, and throw
+      // again from its destructor while unwinding (std::terminate: a full disk aborted the run): after a failed
+      // write the rest is swallowed, and the first error returned.
       archive.save_to([&](const void* data, size_t n) -> size_t {
         if (status.ok()) status = write(std::string_view(static_cast<const char*>(data), n));
-        return status.ok() ? n : 0;
+        return n;
       });
       return status;
     });

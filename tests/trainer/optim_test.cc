@@ -5,10 +5,14 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <numbers>
 #include <string>
 
@@ -241,6 +245,33 @@ TEST(OptimTest, ResumeIsBitIdentical) {
 
   EXPECT_FALSE(LoadOptimizerState(**resumed_opt, dir + "/missing.pt").ok());
   EXPECT_FALSE(LoadOptimizerState(**resumed_opt, dir + "/config.json").ok());
+}
+
+// Property: a full disk while optimizer.pt is written (here a file-size limit) is an error naming the file, not an
+// abort: LibTorch's archive writer must never see a failed write (it throws again from its destructor), and the
+// previous optimizer.pt and no temp file remain.
+TEST(OptimTest, FullDiskIsAnErrorNotAnAbort) {
+  auto model = TestModel(TinyConfig("qwen2", 32, 48, 2, 1, 16, true), 11);
+  auto optimizer = MakeAdamW(Named(*model), AdamWOptions{});
+  ASSERT_TRUE(optimizer.ok());
+  Train(*model, **optimizer, 0, 1);  // moments to write
+  const std::string dir = TempPath("full-disk"), path = dir + "/optimizer.pt";
+  std::ofstream(path) << "previous";
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);  // the limit would otherwise kill the test
+  rlimit small = old;
+  small.rlim_cur = 16 * 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  const absl::Status status = SaveOptimizerState(**optimizer, 1, path);
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(std::string(status.message()).find("optimizer.pt"), std::string::npos) << status;
+  std::ifstream in(path);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "previous");
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    EXPECT_EQ(entry.path().filename().string(), "optimizer.pt") << entry.path();
 }
 
 TEST(OptimTest, LoadRefusesDamagedStateBeforeAnyStep) {
