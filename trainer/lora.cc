@@ -346,8 +346,7 @@ absl::StatusOr<std::string> LoraAdapterBase(const std::string& adapter_folder) {
   return base;
 }
 
-absl::Status ContinueLoraAdapter(Model& model, const LoraOptions& options, const std::string& folder) {
-  if (HasAdapters(model)) return absl::FailedPreconditionError("the model already has LoRA adapters");
+absl::Status CheckSameAdapterShape(const LoraOptions& options, const std::string& folder) {
   const std::string config_path = (std::filesystem::path(folder) / kConfigFile).string();
   absl::StatusOr<LoraOptions> saved = ParseAdapterConfig(config_path);
   if (!saved.ok()) return saved.status();
@@ -364,6 +363,12 @@ absl::Status ContinueLoraAdapter(Model& model, const LoraOptions& options, const
         config_path, ": the adapter has ", describe(*saved), ", the run asks for ", describe(options),
         "; set lora.r, lora.alpha, lora.use_rslora and lora.target_modules to the adapter's to train it further"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ContinueLoraAdapter(Model& model, const LoraOptions& options, const std::string& folder) {
+  if (HasAdapters(model)) return absl::FailedPreconditionError("the model already has LoRA adapters");
+  if (absl::Status same = CheckSameAdapterShape(options, folder); !same.ok()) return same;
   if (absl::StatusOr<LoraOptions> loaded = LoadLoraAdapter(model, folder); !loaded.ok()) return loaded.status();
   for (auto& [name, linear] : AllLinears(model)) {
     if (linear->lora) linear->lora->dropout = options.dropout;

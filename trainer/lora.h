@@ -64,6 +64,10 @@ bool IsLoraAdapterFolder(const std::string& folder);
 // training); InvalidArgument for a malformed adapter_config.json.
 absl::StatusOr<std::string> LoraAdapterBase(const std::string& adapter_folder);
 
+// OK when the adapter at `folder` has options' r, lora_alpha, use_rslora and target_modules (in any order), as an
+// adapter trained further or resumed must: InvalidArgument naming its adapter_config.json and both values otherwise.
+absl::Status CheckSameAdapterShape(const LoraOptions& options, const std::string& folder);
+
 // For training an adapter further: attaches the adapter at `folder` to `model` (which has none) as trainable
 // parameters, with options' dropout. The folder's r, lora_alpha, use_rslora and target_modules must equal options'
 // (InvalidArgument naming the folder and both values otherwise), so the adapters the run saves describe themselves.

@@ -225,12 +225,14 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     return absl::Status(model_or.status().code(), absl::StrCat(config_path, ": ", model_or.status().message()));
   }
   std::shared_ptr<Model> model = *model_or;
+  RunIdentity identity{o.base_model, "", dtype == torch::kBFloat16 ? "bfloat16" : "float32"};
   {
     auto checkpoint = hf::SafetensorsCheckpoint::Open(o.base_model);
     if (!checkpoint.ok()) return checkpoint.status();
     if (auto s = LoadWeights(*model, **checkpoint); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat(o.base_model, ": ", s.message()));
     }
+    identity.base_fingerprint = BaseWeightsFingerprint(**checkpoint);
   }
   LoraOptions lora;
   lora.r = o.lora_r;
@@ -286,10 +288,13 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   report.total_steps = total_steps;
   int64_t start_step = 0;
   if (o.resume) {
-    auto resumed = ResumeFromLatest(run, o, *model, **optimizer, *loader, lora, **dp);
+    auto resumed = ResumeFromLatest(run, o, identity, total_steps, *model, **optimizer, *loader, lora, **dp);
     if (!resumed.ok()) return resumed.status();
     start_step = resumed->step;
     report.metrics = std::move(resumed->metrics);
+    report.steps = start_step;  // a finished run resumed: nothing left to do, and the report says where it ended
+    if (!report.metrics.empty()) report.final_loss = report.metrics.back().loss;
+    report.last_checkpoint = LatestCheckpoint(o.out).value_or("");
   } else if (main) {
     if (auto s = run.StartFresh(); !s.ok()) return s;
   }
@@ -384,7 +389,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     auto stop = last ? absl::StatusOr<bool>(false) : StopAgreed(o, **dp);
     if (!stop.ok()) return stop.status();
     if (last || *stop || (o.save_every > 0 && step % o.save_every == 0)) {
-      auto saved = SaveCheckpoint(run, o, *model, **optimizer, *loader, lora, step, **dp);
+      auto saved = SaveCheckpoint(run, o, identity, *model, **optimizer, *loader, lora, step, **dp);
       if (!saved.ok()) return saved.status();
       report.last_checkpoint = *saved;
     }

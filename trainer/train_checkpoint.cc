@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,9 +13,11 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "data/file_lock.h"
 #include "data/remove_tree.h"
+#include "data/splitmix.h"
 #include "trainer/checkpoint_io.h"
 #include "trainer/hf/file_io.h"
 #include "trainer/optim.h"
@@ -243,7 +246,27 @@ std::optional<std::string> LatestCheckpoint(const std::string& out) {
   return found.back().second.string();
 }
 
-absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOptions& options, const Model& model,
+std::string BaseWeightsFingerprint(const hf::SafetensorsCheckpoint& weights) {
+  uint64_t hash = 0;
+  const auto mix = [&hash](std::string_view bytes) {
+    for (size_t i = 0; i < bytes.size(); i += 8) {
+      uint64_t word = 0;
+      std::memcpy(&word, bytes.data() + i, std::min<size_t>(8, bytes.size() - i));
+      hash = data::SplitMix64Mix(hash ^ word ^ (static_cast<uint64_t>(bytes.size() - i) << 56));
+    }
+    hash = data::SplitMix64Mix(hash + data::kGoldenGamma);  // ends each field, so fields cannot run together
+  };
+  for (const hf::TensorView* t : weights.tensors()) {  // sorted by name
+    mix(t->name);
+    mix(hf::DTypeName(t->dtype));
+    mix(std::string_view(reinterpret_cast<const char*>(t->shape.data()), t->shape.size() * sizeof(int64_t)));
+    mix(std::string_view(reinterpret_cast<const char*>(t->data.data()), std::min<size_t>(t->data.size(), 4096)));
+  }
+  return absl::StrFormat("%016x", hash);
+}
+
+absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOptions& options,
+                                           const RunIdentity& identity, const Model& model,
                                            const torch::optim::Optimizer& optimizer, const shard::Loader& loader,
                                            const LoraOptions& lora, int64_t step, DataParallel& dp) {
   const fs::path final_dir = fs::path(run.dir) / absl::StrCat("checkpoint-", step);
@@ -276,6 +299,9 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
                     {"mode", options.mode},
                     {"cursor", loader.CursorJson()},
                     {"optimizer_shards", shards},
+                    {"param_dtype", identity.param_dtype},
+                    {"base_model", identity.base_model},
+                    {"base_fingerprint", identity.base_fingerprint},
                     {"max_position_embeddings", model.config.max_position_embeddings},
                     {"config", options.resolved_config}};
       s = WriteText((temp / kState).string(), state.dump(2) + "\n");
@@ -297,7 +323,8 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
   return final_dir.string();
 }
 
-absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options, Model& model,
+absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options,
+                                         const RunIdentity& identity, int64_t total_steps, Model& model,
                                          torch::optim::Optimizer& optimizer, shard::Loader& loader,
                                          const LoraOptions& lora, const DataParallel& dp) {
   auto latest = LatestCheckpoint(run.dir);
@@ -311,7 +338,23 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
   if (mode != options.mode)
     return absl::FailedPreconditionError(absl::StrCat(dir.string(), ": trained in mode ", mode, ", resumed as ",
                                                       options.mode));
+  if (step > total_steps)
+    return absl::FailedPreconditionError(absl::StrCat(dir.string(), ": the run is past its end, step ", step,
+                                                      " of ", total_steps, "; raise train.max_steps (or "
+                                                      "train.epochs) to train it further"));
+  const std::string saved_dtype = state->value("param_dtype", identity.param_dtype);
+  if (saved_dtype != identity.param_dtype)
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir.string(), ": trained with ", saved_dtype, " parameters, resumed with ", identity.param_dtype,
+        " (train.dtype); resume with train.dtype=", saved_dtype == "bfloat16" ? "bfloat16" : "float32 (or auto)"));
   if (options.mode == "lora") {
+    const std::string saved_base = state->value("base_fingerprint", identity.base_fingerprint);
+    if (saved_base != identity.base_fingerprint)
+      return absl::FailedPreconditionError(absl::StrCat(
+          dir.string(), ": its adapters were trained on ", state->value("base_model", std::string("another base")),
+          " (weights ", saved_base, "), not on train.base_model ", identity.base_model, " (weights ",
+          identity.base_fingerprint, "); resume on the base the run started from"));
+    if (auto s = CheckSameAdapterShape(lora, dir.string()); !s.ok()) return s;
     auto loaded = LoadLoraAdapter(model, dir.string());
     if (!loaded.ok()) return loaded.status();
   } else {
@@ -319,7 +362,6 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
     if (!checkpoint.ok()) return checkpoint.status();
     if (auto s = LoadWeights(model, **checkpoint); !s.ok()) return s;
   }
-  (void)lora;
   const int shards = OptimizerShards(options, dp);
   const int64_t saved_shards = (*state).value("optimizer_shards", int64_t{1});
   if (saved_shards != shards) {

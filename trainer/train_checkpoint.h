@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "data/shard/loader.h"
 #include "trainer/distributed.h"
+#include "trainer/hf/safetensors.h"
 #include "trainer/lora.h"
 #include "trainer/model.h"
 #include "trainer/train.h"
@@ -55,13 +56,26 @@ absl::Status CheckFreshRunFolder(const std::string& out);
 // deletes; otherwise FailedPrecondition naming the folder and the input.
 absl::Status CheckOverwriteSparesInputs(const std::string& out, const std::vector<std::string>& inputs);
 
+// What a checkpoint must share with the run that resumes it beyond the options it records: written into
+// trainer_state.json, compared by ResumeFromLatest (checkpoints from before a field existed skip its check).
+struct RunIdentity {
+  std::string base_model;        // train.base_model as given (named in messages)
+  std::string base_fingerprint;  // BaseWeightsFingerprint of its weights: a LoRA run's adapters fit only them
+  std::string param_dtype;       // "float32" or "bfloat16": the parameters' and so the AdamW moments' dtype
+};
+
+// 16 hex digits identifying a model's weights: every tensor's name, dtype, shape and first 4 KiB of data, mixed.
+// A moved or copied folder keeps it; another model, even a fine-tune of the same shape, does not.
+std::string BaseWeightsFingerprint(const hf::SafetensorsCheckpoint& weights);
+
 // The latest complete checkpoint folder in `out`, if any.
 std::optional<std::string> LatestCheckpoint(const std::string& out);
 
 // Writes checkpoint-<step> (all ranks call it; rank 0 writes, the others wait at a barrier; under a sharded
 // optimizer every rank also writes its optimizer-rank<r>-of-<n>.pt into rank 0's folder, which must be on a file
 // system they share) and removes all but the last options.keep_last. Returns the folder.
-absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOptions& options, const Model& model,
+absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOptions& options,
+                                           const RunIdentity& identity, const Model& model,
                                            const torch::optim::Optimizer& optimizer, const shard::Loader& loader,
                                            const LoraOptions& lora, int64_t step, DataParallel& dp);
 
@@ -71,8 +85,11 @@ struct Resumed {
 };
 // Restores weights (or adapters), optimizer (this rank's share when sharded) and loader cursor from the latest
 // complete checkpoint and cuts metrics.jsonl back to its step (a killed run may have logged steps after it).
-// NotFound when there is none; FailedPrecondition when its optimizer state is sharded otherwise than this run's.
-absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options, Model& model,
+// NotFound when there is none. FailedPrecondition, before anything is restored or cut, when the checkpoint does not
+// fit this run: its step past `total_steps`, another mode or parameter dtype, an optimizer state sharded otherwise,
+// or (LoRA) adapters of another shape or trained on other base weights.
+absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options,
+                                         const RunIdentity& identity, int64_t total_steps, Model& model,
                                          torch::optim::Optimizer& optimizer, shard::Loader& loader,
                                          const LoraOptions& lora, const DataParallel& dp);
 

@@ -51,12 +51,12 @@ hf::ModelConfig SmallConfig() {
   return c;
 }
 
-// A base model folder with seeded random weights.
-std::string MakeBase(const std::string& name, bool poison = false) {
+// A base model folder with seeded random weights (the same seed, the same weights).
+std::string MakeBase(const std::string& name, bool poison = false, uint64_t seed = 11) {
   const fs::path dir = TestRoot() / name;
   auto model = MakeModel(SmallConfig(), torch::kCPU, torch::kFloat);
   EXPECT_TRUE(model.ok());
-  InitRandom(**model, 11);
+  InitRandom(**model, seed);
   if (poison) {
     torch::NoGradGuard g;
     (*model)->model->norm->weight.fill_(std::nanf(""));
@@ -470,6 +470,61 @@ TEST(Train, StopRequestSavesThatStepAndResumesExactly) {
     SCOPED_TRACE(mode);
     StopAndResume(ResumeOptions(base, shards, (TestRoot() / ("run-stop-whole-" + mode)).string()), mode);
   }
+}
+
+// Property: --resume refuses, before any step and with the way on named, a checkpoint the run does not fit: a LoRA
+// run resumed with another lora.alpha or use_rslora (its adapters would be saved under a scale they were not
+// trained with), on other base weights, with another parameter dtype, or with max_steps below its step. The run
+// folder keeps every byte (metrics.jsonl, resolved.yaml, checkpoints). The same base copied elsewhere resumes.
+TEST(Train, ResumeRefusesACheckpointThatDoesNotFit) {
+  const std::string base = MakeBase("base-fit"), shards = MakeShards("shards-fit", 8, 32);
+  TrainOptions first = BaseOptions(base, shards, "run-fit");
+  first.mode = "lora";
+  first.lora_r = 4;
+  first.max_steps = 3;
+  first.resolved_yaml = "first: run\n";
+  ASSERT_TRUE(Train(first).ok());
+  const fs::path run = first.out;
+  const auto before = FilesUnder(run);
+  const std::string checkpoint = (run / "checkpoint-3").string();
+  struct Case {
+    std::string name;
+    std::function<void(TrainOptions&)> change;
+    std::string expected;
+  };
+  const std::string other_base = MakeBase("base-fit-other", /*poison=*/false, /*seed=*/12);
+  const std::vector<Case> cases = {
+      {"alpha", [](TrainOptions& o) { o.lora_alpha = 64; }, "adapter_config.json: the adapter has r 4, alpha 32"},
+      {"rslora", [](TrainOptions& o) { o.lora_use_rslora = true; }, "the run asks for r 4, alpha 32 (rsLoRA)"},
+      {"base", [&](TrainOptions& o) { o.base_model = other_base; },
+       checkpoint + ": its adapters were trained on " + base + " (weights "},
+      {"dtype", [](TrainOptions& o) { o.dtype = "bfloat16"; },
+       checkpoint + ": trained with float32 parameters, resumed with bfloat16 (train.dtype); resume with "
+                    "train.dtype=float32 (or auto)"},
+      {"max_steps", [](TrainOptions& o) { o.max_steps = 2; },
+       checkpoint + ": the run is past its end, step 3 of 2; raise train.max_steps"},
+  };
+  for (const Case& c : cases) {
+    TrainOptions again = first;
+    again.resume = true;
+    again.max_steps = 5;
+    again.resolved_yaml = "second: run\n";
+    c.change(again);
+    auto resumed = Train(again);
+    ASSERT_FALSE(resumed.ok()) << c.name;
+    EXPECT_NE(resumed.status().message().find(c.expected), std::string::npos) << c.name << ": " << resumed.status();
+    EXPECT_TRUE(FilesUnder(run) == before) << c.name;
+  }
+  // The base copied to another folder has the same weights: the run resumes there.
+  const fs::path moved = TestRoot() / "base-fit-moved";
+  fs::copy(base, moved, fs::copy_options::recursive);
+  TrainOptions again = first;
+  again.resume = true;
+  again.max_steps = 4;
+  again.base_model = moved.string();
+  auto resumed = Train(again);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->steps, 4);
 }
 
 // Property: a checkpoint whose files disagree (trainer_state.json's step against its folder or against
