@@ -244,13 +244,18 @@ std::vector<std::vector<torch::Tensor>> Buckets(const std::vector<torch::Tensor>
   return buckets;
 }
 
-// Runs `op` on one flat tensor holding the bucket's elements, then copies the result back into the bucket.
+// Runs `op` on one flat tensor holding the bucket's elements, then copies the result back into the bucket. Gloo
+// (CPU) has no bf16 or fp16 collectives ("Invalid scalar type"): there `op` gets an fp32 copy, which broadcasts
+// exactly and sums with one rounding back to the bucket's dtype.
 void OnFlatBucket(const std::vector<torch::Tensor>& bucket, const std::function<void(torch::Tensor&)>& op) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> flat_parts;
   flat_parts.reserve(bucket.size());
   for (const torch::Tensor& t : bucket) flat_parts.push_back(t.reshape({-1}));
   torch::Tensor flat = torch::cat(flat_parts);
+  const bool narrow_on_cpu = flat.device().is_cpu() && (flat.scalar_type() == torch::kBFloat16 ||
+                                                        flat.scalar_type() == torch::kHalf);
+  if (narrow_on_cpu) flat = flat.to(torch::kFloat);
   op(flat);
   int64_t offset = 0;
   for (const torch::Tensor& t : bucket) {

@@ -82,6 +82,7 @@ absl::StatusOr<double> Evaluate(const Model& model, const shard::ShardSet& set, 
   lo.world_size = dp.world_size();
   lo.batch_size = static_cast<int>(o.micro_batch_rows);
   lo.shuffle = false;
+  lo.keep_remainder = true;  // every row, on any number of ranks
   auto loader = shard::Loader::Create(set, lo);
   if (!loader.ok()) return loader.status();
   int64_t batches = loader->batches_per_epoch();
@@ -196,7 +197,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
       if (n == "validation") {
         auto v = shard::ShardSet::Open(o.shards, "validation");
         if (!v.ok()) return v.status();
-        if ((*v)->num_rows() >= static_cast<size_t>((*dp)->world_size())) val_set = std::move(*v);
+        if ((*v)->num_rows() > 0) val_set = std::move(*v);
       }
     }
   }

@@ -41,8 +41,10 @@ absl::StatusOr<Loader> Loader::Create(const ShardSet& set, const LoaderOptions& 
   }
   if (options.batch_size < 1) return absl::InvalidArgumentError("loader: batch size must be positive");
   const int64_t rows = static_cast<int64_t>(set.num_rows());
-  const int64_t per_rank = rows / options.world_size;
-  if (per_rank == 0) {
+  const int64_t per_rank = options.keep_remainder
+                               ? (rows - options.rank + options.world_size - 1) / options.world_size
+                               : rows / options.world_size;
+  if (per_rank == 0 && !options.keep_remainder) {
     return absl::InvalidArgumentError(
         absl::StrCat("loader: ", rows, " rows cannot feed ", options.world_size, " ranks"));
   }

@@ -24,6 +24,9 @@ struct LoaderOptions {
   int world_size = 1;
   int batch_size = 1;  // rows per batch per rank
   bool shuffle = true;
+  // Every row once (evaluation): rank r takes entries r, r+W, … of all rows, none dropped, so ranks may differ by
+  // one row and a rank may have none. Training keeps the default: equal rows per rank, so ranks step in lockstep.
+  bool keep_remainder = false;
 };
 
 // Where a loader stands: the next batch comes from `epoch`, starting at entry `position` of this rank's rows.
@@ -58,7 +61,8 @@ struct Batch {
 
 class Loader {
  public:
-  // `set` must outlive the loader. InvalidArgument for a bad rank/world/batch size or fewer rows than ranks.
+  // `set` must outlive the loader. InvalidArgument for a bad rank/world/batch size, or fewer rows than ranks
+  // (unless keep_remainder).
   static absl::StatusOr<Loader> Create(const ShardSet& set, const LoaderOptions& options);
 
   int64_t rows_per_rank() const { return rows_per_rank_; }

@@ -161,5 +161,28 @@ TEST(Loader, RanksSeeDisjointRowsCoveringAll) {
   EXPECT_EQ(covered.size(), 40u);
 }
 
+// Property: with keep_remainder (evaluation) the ranks' batches cover every row exactly once on any world size,
+// even one with more ranks than rows (a rank then has no batch).
+TEST(Loader, KeepRemainderCoversEveryRowOnAnyWorldSize) {
+  for (int rows : {2, 7, 41}) {
+    const std::string dir = MakeFolder("remainder-" + std::to_string(rows), rows, 8);
+    auto set = ShardSet::Open(dir, "train");
+    ASSERT_TRUE(set.ok());
+    for (int world : {1, 2, 3, 4}) {
+      std::multiset<int64_t> covered;
+      for (int rank = 0; rank < world; ++rank) {
+        LoaderOptions options{.seed = 3, .rank = rank, .world_size = world, .batch_size = 2, .shuffle = false,
+                              .keep_remainder = true};
+        auto loader = Loader::Create(**set, options);
+        ASSERT_TRUE(loader.ok()) << loader.status();
+        for (int64_t b = 0; b < loader->batches_per_epoch(); ++b)
+          for (int64_t r : loader->Next().row_indices) covered.insert(r);
+      }
+      EXPECT_EQ(covered.size(), static_cast<size_t>(rows)) << rows << " rows, " << world << " ranks";
+      EXPECT_EQ(std::set<int64_t>(covered.begin(), covered.end()).size(), static_cast<size_t>(rows));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace distill::shard

@@ -591,6 +591,7 @@ TEST(Train, DataParallelChild) {
   o.micro_batch_rows = 1;
   o.resume = std::getenv("DISTILL_TRAIN_DP_RESUME") != nullptr;
   o.shard_optimizer = std::getenv("DISTILL_TRAIN_DP_UNSHARDED") == nullptr;
+  if (const char* dtype = std::getenv("DISTILL_TRAIN_DP_DTYPE")) o.dtype = dtype;
   // A stop asked of rank 1 alone after this step (a signal that reached one rank).
   const char* stop_after = std::getenv("DISTILL_TRAIN_DP_STOP_AFTER");
   const int64_t stop_step = stop_after && std::string(std::getenv("RANK")) == "1" ? std::atoll(stop_after) : 0;
@@ -619,10 +620,11 @@ int FreePort() {
 
 // Property: two processes on Gloo, each with one row per step, match one process with two rows per step (the
 // same global batch): the same loss curve and final weights, to tolerance; also after a stop asked of one rank and
-// a resume; and the sharded optimizer (ZeRO-1, the default) gives the unsharded run's weights bit for bit.
+// a resume; the sharded optimizer (ZeRO-1, the default) gives the unsharded run's weights bit for bit; and bf16
+// parameters work over Gloo.
 TEST(Train, TwoGlooRanksMatchOneProcess) {
   if (!DataParallel::HasBackend(torch::kCPU)) GTEST_SKIP() << "no Gloo in this build (no gloo headers)";
-  const std::string base = MakeBase("base-dp"), shards = MakeShards("shards-dp", 8, 32);
+  const std::string base = MakeBase("base-dp"), shards = MakeShards("shards-dp", 8, 32, /*val_rows=*/3);
   auto single = Train(BaseOptions(base, shards, "run-dp-single"));
   ASSERT_TRUE(single.ok()) << single.status();
   const std::string out = (TestRoot() / "run-dp").string();
@@ -667,6 +669,14 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   };
   expect_exits(run_ranks(out, {}), 0);
   expect_single_run(out);
+  // The validation loss covers all 3 rows on 2 ranks (none is dropped to even the ranks out).
+  {
+    std::ifstream metrics(fs::path(out) / "metrics.jsonl");
+    std::string line, last;
+    while (std::getline(metrics, line)) last = line;
+    ASSERT_TRUE(single->final_val_loss.has_value());
+    EXPECT_NEAR(json::parse(last).value("val_loss", -1.0), *single->final_val_loss, 1e-6);
+  }
 
   // Started again in the same folder without resume: rank 0 refuses it and rank 1 learns so (neither waits in a
   // collective for the other), and the earlier run keeps every byte.
@@ -701,6 +711,19 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   const auto before_resume = FilesUnder(out);
   expect_exits(run_ranks(out, {"DISTILL_TRAIN_DP_RESUME=1", "DISTILL_TRAIN_DP_UNSHARDED=1"}), 2);
   EXPECT_TRUE(FilesUnder(out) == before_resume);
+
+  // bf16 parameters on CPU (train.dtype=bfloat16): Gloo has no bf16 collectives, so they run on fp32 copies; the
+  // pair follows one bf16 process to bf16 rounding.
+  TrainOptions bf16 = BaseOptions(base, shards, "run-dp-bf16-single");
+  bf16.dtype = "bfloat16";
+  auto single_bf16 = Train(bf16);
+  ASSERT_TRUE(single_bf16.ok()) << single_bf16.status();
+  const std::string pair_bf16 = (TestRoot() / "run-dp-bf16").string();
+  expect_exits(run_ranks(pair_bf16, {"DISTILL_TRAIN_DP_DTYPE=bfloat16"}), 0);
+  const std::vector<double> bf16_losses = losses_in(pair_bf16);
+  ASSERT_EQ(bf16_losses.size(), single_bf16->metrics.size());
+  for (size_t i = 0; i < bf16_losses.size(); ++i)
+    EXPECT_NEAR(bf16_losses[i], single_bf16->metrics[i].loss, 0.02 * single_bf16->metrics[i].loss) << i + 1;
 }
 
 // Property: the same loop on a CUDA device gives the CPU's losses and weights in fp32 (here with per-layer
