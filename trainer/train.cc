@@ -348,7 +348,8 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
       return absl::DataLossError(absl::StrFormat(
           "step %d: the gradient norm is %f (epoch %d); nothing was saved for this step", step, grad_norm,
           batches.front().epoch));
-    const double lr = LearningRate(schedule, step, total_steps);
+    // HF's LambdaLR: optimizer step k runs at the factor of k − 1 completed steps (the first warmup step at 0).
+    const double lr = LearningRate(schedule, step - 1, total_steps);
     SetLearningRate(**optimizer, lr);
     (*optimizer)->step();
     if (sharded) {

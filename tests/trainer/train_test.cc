@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -233,6 +234,34 @@ TEST(Train, LoraTrainsAdaptersOnly) {
         << "step " << i + 1;
   }
   EXPECT_LT(recomputed->metrics.back().loss, recomputed->metrics.front().loss);
+}
+
+// Property: the logged lr of step k is HF Trainer's (LambdaLR after k − 1 scheduler steps): warmup starts at 0,
+// cosine then falls from the peak, and the last step of a linear decay to 0 still trains (lr > 0).
+TEST(Train, LearningRatesFollowHfSchedulers) {
+  const std::string base = MakeBase("base-lr"), shards = MakeShards("shards-lr", 8, 32);
+  TrainOptions cosine = BaseOptions(base, shards, "run-lr-cosine");
+  cosine.max_steps = 7;
+  cosine.warmup_steps = 2;
+  cosine.schedule = "cosine";
+  auto run = Train(cosine);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const double pi = std::acos(-1.0);
+  for (const StepMetrics& m : run->metrics) {
+    const double done = static_cast<double>(m.step - 1);  // scheduler steps before this optimizer step
+    const double expected = done < 2 ? cosine.lr * done / 2 : cosine.lr * 0.5 * (1 + std::cos(pi * (done - 2) / 5));
+    EXPECT_NEAR(m.lr, expected, 1e-15) << "step " << m.step;
+  }
+  EXPECT_EQ(run->metrics.front().lr, 0.0);
+
+  TrainOptions linear = BaseOptions(base, shards, "run-lr-linear");
+  linear.max_steps = 4;
+  linear.schedule = "linear";
+  auto line = Train(linear);
+  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_EQ(line->metrics.size(), 4u);
+  EXPECT_DOUBLE_EQ(line->metrics.front().lr, linear.lr);
+  EXPECT_DOUBLE_EQ(line->metrics.back().lr, linear.lr / 4);
 }
 
 // Property: a NaN loss stops the run naming the step and the batch, and writes no checkpoint.
