@@ -64,6 +64,10 @@ absl::Status CheckOptions(const LoraOptions& o) {
                                                    ", dropout ", o.dropout, ", ", o.target_modules.size(),
                                                    " target modules"));
   }
+  for (size_t i = 0; i < o.target_modules.size(); ++i)  // adapter_config.json would list it twice
+    for (size_t j = 0; j < i; ++j)
+      if (o.target_modules[i] == o.target_modules[j])
+        return absl::InvalidArgumentError(absl::StrCat("lora.target_modules lists ", o.target_modules[i], " twice"));
   return absl::OkStatus();
 }
 

@@ -328,7 +328,9 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
                                          torch::optim::Optimizer& optimizer, shard::Loader& loader,
                                          const LoraOptions& lora, const DataParallel& dp) {
   auto latest = LatestCheckpoint(run.dir);
-  if (!latest) return absl::NotFoundError(absl::StrCat(run.dir, ": no complete checkpoint to resume from"));
+  if (!latest)
+    return absl::NotFoundError(absl::StrCat(run.dir, ": no complete checkpoint to resume from (the run stopped "
+                                                     "before its first save); start over with --overwrite"));
   const fs::path dir = *latest;
   auto state = ReadJson(dir / kState);
   if (!state.ok()) return state.status();

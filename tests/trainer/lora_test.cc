@@ -58,7 +58,8 @@ void RandomizeB(Model& model, uint64_t seed) {
 
 TEST(LoraTest, ZeroBInitKeepsBaseOutputAndFreezesBase) {
   // Property: right after AddLora the model computes exactly the base model's logits, only A and B are trainable,
-  // A ~ U(−1/√in, 1/√in) and B = 0, and named_parameters() still lists only the HF base names.
+  // A ~ U(−1/√in, 1/√in) and B = 0, and named_parameters() still lists only the HF base names. Bad options (no
+  // matching module, a module listed twice) are refused.
   auto model = TestModel(testing::Qwen25());
   const torch::Tensor ids = testing::RandomIds(2, 10, 96, 5);
   const torch::Tensor base = Forward(*model, ids);
@@ -84,6 +85,9 @@ TEST(LoraTest, ZeroBInitKeepsBaseOutputAndFreezesBase) {
   LoraOptions none = Options();
   none.target_modules = {"nothing_proj"};
   EXPECT_EQ(AddLora(*TestModel(testing::Qwen25()), none).code(), absl::StatusCode::kInvalidArgument);
+  LoraOptions twice = Options();  // adapter_config.json would list it twice
+  twice.target_modules = {"q_proj", "v_proj", "q_proj"};
+  EXPECT_EQ(AddLora(*TestModel(testing::Qwen25()), twice).message(), "lora.target_modules lists q_proj twice");
 }
 
 TEST(LoraTest, TrainingChangesOnlyAdapters) {

@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -119,6 +120,15 @@ std::string ContextNote(const trainer::TrainOptions& o, const nlohmann::json& ma
   return note;
 }
 
+// train.eval_every asks for a validation loss the shards cannot give when they have no validation split.
+std::string ValidationNote(const trainer::TrainOptions& o, const nlohmann::json& manifest) {
+  if (o.eval_every <= 0) return "";
+  for (const auto& name : manifest.value("split_names", nlohmann::json::array()))
+    if (name == "validation") return "";
+  return absl::StrCat("train.eval_every is ", o.eval_every, " but ", o.shards, " has no validation split (distill ",
+                      "build --val-fraction makes one): no validation loss will be logged");
+}
+
 int RunTrain(const TrainFlags& flags) {
   const std::optional<std::string> config_path =
       flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config);
@@ -140,6 +150,8 @@ int RunTrain(const TrainFlags& flags) {
   o.chat_template = chat_template;
   if (const std::string note = ContextNote(o, *manifest); !note.empty() && !flags.quiet)
     std::fprintf(stderr, "distill train: note: %s\n", note.c_str());
+  if (const std::string note = ValidationNote(o, *manifest); !note.empty() && !flags.quiet)
+    std::fprintf(stderr, "distill train: note: %s\n", note.c_str());
   o.resolved_yaml = config::ToYaml(*cfg);  // written by the trainer once the run may start
 
   ProgressLine progress("distill train", 0, "steps");
@@ -158,9 +170,13 @@ int RunTrain(const TrainFlags& flags) {
     progress.Finish(static_cast<double>(report->steps), report->stopped ? "stopped" : "done");
   if (!report.ok()) return Fail(std::string(report.status().message()));
   if (report->stopped) {
-    std::fprintf(stderr, "distill train: stopped by %s after step %lld of %lld; saved %s; continue with --resume\n",
+    // Rank 0 saved the checkpoint; under a launcher the other ranks say only where they stopped.
+    const char* rank = std::getenv("RANK");
+    const bool saver = rank == nullptr || std::string(rank) == "0";
+    std::fprintf(stderr, "distill train: stopped by %s after step %lld of %lld%s%s; continue with --resume\n",
                  g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(report->steps),
-                 static_cast<long long>(report->total_steps), report->last_checkpoint.c_str());
+                 static_cast<long long>(report->total_steps), saver ? "; saved " : "",
+                 saver ? report->last_checkpoint.c_str() : "");
     return 128 + g_stop_signal;
   }
   if (!flags.quiet) {
