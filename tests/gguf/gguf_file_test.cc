@@ -1,9 +1,7 @@
 // GGUF writer and reader: exact round trips of every value type and several tensor types and alignments, the
 // temp-then-rename contract, and hostile inputs (truncations, patched fields, seeded fuzz) refused with the offset.
-#include <sys/resource.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/testing/file_size_limit.h"
 #include "tools/gguf/gguf_file.h"
 
 namespace distill::gguf {
@@ -244,15 +243,7 @@ TEST(GgufFileTest, NoSpaceIsAnErrorNotACrash) {
                       std::memset(out.data(), 1, out.size());
                       return absl::OkStatus();
                     }).ok());
-  rlimit old{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
-  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);  // the limit would otherwise kill the test
-  rlimit small = old;
-  small.rlim_cur = 64 * 1024;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
-  const absl::Status status = writer.Write(path);
-  setrlimit(RLIMIT_FSIZE, &old);
-  std::signal(SIGXFSZ, old_handler);
+  const absl::Status status = testing::WithFileSizeLimit(64 * 1024, [&] { return writer.Write(path); });
   ASSERT_FALSE(status.ok());
   EXPECT_NE(std::string(status.message()).find("cannot reserve"), std::string::npos) << status;
   EXPECT_NE(std::string(status.message()).find("nospace.gguf.tmp."), std::string::npos) << status;

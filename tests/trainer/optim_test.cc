@@ -5,11 +5,9 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -18,6 +16,7 @@
 
 #include "data/remove_tree.h"
 #include "gtest/gtest.h"
+#include "tests/testing/file_size_limit.h"
 #include "tests/trainer/test_models.h"
 #include "trainer/checkpoint_io.h"
 #include "trainer/lora.h"
@@ -257,15 +256,8 @@ TEST(OptimTest, FullDiskIsAnErrorNotAnAbort) {
   Train(*model, **optimizer, 0, 1);  // moments to write
   const std::string dir = TempPath("full-disk"), path = dir + "/optimizer.pt";
   std::ofstream(path) << "previous";
-  rlimit old{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
-  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);  // the limit would otherwise kill the test
-  rlimit small = old;
-  small.rlim_cur = 16 * 1024;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
-  const absl::Status status = SaveOptimizerState(**optimizer, 1, path);
-  setrlimit(RLIMIT_FSIZE, &old);
-  std::signal(SIGXFSZ, old_handler);
+  const absl::Status status =
+      distill::testing::WithFileSizeLimit(16 * 1024, [&] { return SaveOptimizerState(**optimizer, 1, path); });
   ASSERT_FALSE(status.ok());
   EXPECT_NE(std::string(status.message()).find("optimizer.pt"), std::string::npos) << status;
   std::ifstream in(path);
