@@ -142,6 +142,11 @@ absl::Status CheckState(const json& state, const fs::path& path, int64_t folder_
   }
   if (!state.contains("mode") || !state["mode"].is_string()) return bad("\"mode\" missing or not a string");
   if (!state.contains("cursor") || !state["cursor"].is_object()) return bad("\"cursor\" missing or not an object");
+  // Recorded since the run identity checks; older checkpoints lack them.
+  for (const char* key : {"param_dtype", "base_model", "base_fingerprint"})
+    if (state.contains(key) && !state[key].is_string()) return bad(absl::StrCat("\"", key, "\" is not a string"));
+  if (state.contains("optimizer_shards") && !state["optimizer_shards"].is_number_integer())
+    return bad("\"optimizer_shards\" is not an integer");
   return absl::OkStatus();
 }
 
@@ -349,6 +354,19 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
     return absl::FailedPreconditionError(absl::StrCat(
         dir.string(), ": trained with ", saved_dtype, " parameters, resumed with ", identity.param_dtype,
         " (train.dtype); resume with train.dtype=", saved_dtype == "bfloat16" ? "bfloat16" : "float32 (or auto)"));
+  const int shards = OptimizerShards(options, dp);
+  const int64_t saved_shards = (*state).value("optimizer_shards", int64_t{1});
+  if (saved_shards != shards) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir.string(), ": its optimizer state is ",
+        saved_shards == 1 ? std::string("whole (optimizer.pt)")
+                          : absl::StrCat("in ", saved_shards, " shards (train.shard_optimizer over ", saved_shards,
+                                         " ranks)"),
+        ", this run would ", shards == 1 ? std::string("keep it whole") : absl::StrCat("shard it over ", shards),
+        "; resume with ",
+        saved_shards == 1 ? std::string("train.shard_optimizer=false, or a single rank")
+                          : absl::StrCat(saved_shards, " ranks and train.shard_optimizer=true")));
+  }
   if (options.mode == "lora") {
     const std::string saved_base = state->value("base_fingerprint", identity.base_fingerprint);
     if (saved_base != identity.base_fingerprint)
@@ -363,19 +381,6 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
     auto checkpoint = hf::SafetensorsCheckpoint::Open(dir.string());
     if (!checkpoint.ok()) return checkpoint.status();
     if (auto s = LoadWeights(model, **checkpoint); !s.ok()) return s;
-  }
-  const int shards = OptimizerShards(options, dp);
-  const int64_t saved_shards = (*state).value("optimizer_shards", int64_t{1});
-  if (saved_shards != shards) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        dir.string(), ": its optimizer state is ",
-        saved_shards == 1 ? std::string("whole (optimizer.pt)")
-                          : absl::StrCat("in ", saved_shards, " shards (train.shard_optimizer over ", saved_shards,
-                                         " ranks)"),
-        ", this run would ", shards == 1 ? std::string("keep it whole") : absl::StrCat("shard it over ", shards),
-        "; resume with ",
-        saved_shards == 1 ? std::string("train.shard_optimizer=false, or a single rank")
-                          : absl::StrCat(saved_shards, " ranks and train.shard_optimizer=true")));
   }
   const fs::path optimizer_path = dir / OptimizerFileName(dp.rank(), shards);
   auto optimizer_step = LoadOptimizerState(optimizer, optimizer_path.string());

@@ -588,6 +588,8 @@ TEST(Train, DamagedCheckpointIsNamedOnResume) {
       {"step as text", edited([](auto& j) { j["step"] = "3"; }), false,
        state_path.string() + ": \"step\" missing or not an integer"},
       {"no mode", edited([](auto& j) { j.erase("mode"); }), false, state_path.string() + ": \"mode\" missing"},
+      {"dtype as number", edited([](auto& j) { j["param_dtype"] = 32; }), false,
+       state_path.string() + ": \"param_dtype\" is not a string"},
       {"shuffle as text", edited([](auto& j) { j["cursor"]["shuffle"] = "yes"; }), false,
        state_path.string() + ": loader cursor: \"shuffle\" is not true or false"},
       {"not an object", "[3]", false, state_path.string() + ": expected a JSON object"},
