@@ -539,6 +539,43 @@ TEST_F(TrainCli, SignalStopsAfterTheStepWithItsCheckpoint) {
   }
 }
 
+// Property: SIGTERM to `distill launch` reaches both training ranks (Gloo); they agree on the step, rank 0 saves it
+// with both ranks' optimizer shards, the launcher waits for that and exits 143, and a launched --resume runs on to
+// the end from there.
+TEST_F(TrainCli, LaunchedRanksStopTogetherAndResume) {
+  const fs::path run = *root_ / "run-launched";
+  const std::string log = (*root_ / "launched.log").string();
+  const std::string train =
+      Train(Base(), run, "train.max_steps=12 train.save_every=1000 train.threads=1 train.micro_batch_rows=1 -q");
+  const pid_t pid = distill::testing::StartDistill(Cat("launch --nproc 2 -- ", DISTILL_BINARY_DIR, "/distill ", train),
+                                                   log);
+  ASSERT_GT(pid, 0);
+  for (int i = 0; i < 1200 && Lines(run / "metrics.jsonl").size() < 2; ++i) ::usleep(100 * 1000);
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  ASSERT_EQ(distill::testing::WaitDistill(pid), 128 + SIGTERM) << ReadFile(log);
+  const size_t stopped_at = Lines(run / "metrics.jsonl").size();
+  ASSERT_GE(stopped_at, 2u);
+  ASSERT_LT(stopped_at, 12u) << "the run ended before the signal";
+  const fs::path checkpoint = run / Cat("checkpoint-", stopped_at);
+  for (const char* file : {"trainer_state.json", "optimizer-rank0-of-2.pt", "optimizer-rank1-of-2.pt"})
+    EXPECT_TRUE(fs::is_regular_file(checkpoint / file)) << file << "\n" << ReadFile(log);
+  const std::string out = ReadFile(log);
+  EXPECT_NE(out.find(Cat("[rank 0] distill train: stopped by SIGTERM after step ", stopped_at, " of 12; saved ")),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(Cat("[rank 1] distill train: stopped by SIGTERM after step ", stopped_at,
+                         " of 12; continue with --resume")),
+            std::string::npos)
+      << out;
+
+  const DistillResult resumed = RunDistill(Cat("launch --nproc 2 -- ", DISTILL_BINARY_DIR, "/distill ", train,
+                                               " --resume"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  const std::vector<std::string> metrics = Lines(run / "metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 12u);
+  for (size_t i = 0; i < metrics.size(); ++i) EXPECT_EQ(json::parse(metrics[i]).value("step", -1), int(i + 1));
+}
+
 TEST_F(TrainCli, RefusesShardsOfAnotherTokenizer) {
   const fs::path llama = *root_ / "base-llama3";
   fs::create_directories(llama);
