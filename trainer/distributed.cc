@@ -284,6 +284,31 @@ absl::Status DataParallel::AllReduceGradients(const std::vector<torch::Tensor>& 
   });
 }
 
+absl::Status DataParallel::ReduceGradientsToOwners(const std::vector<torch::Tensor>& params,
+                                                   const std::vector<int>& owners) {
+  if (!impl_) return absl::OkStatus();
+  if (owners.size() != params.size()) return absl::InvalidArgumentError("one owner per parameter");
+  return Collective("gradient reduce", [&] {
+    for (int root = 0; root < world_size_; ++root) {
+      std::vector<torch::Tensor> grads;
+      for (size_t i = 0; i < params.size(); ++i) {
+        const torch::Tensor& p = params[i];
+        if (owners[i] != root || !p.requires_grad()) continue;
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+        grads.push_back(p.grad());
+      }
+      for (const auto& bucket : Buckets(grads, options_.bucket_bytes)) {
+        OnFlatBucket(bucket, [&](torch::Tensor& flat) {
+          std::vector<torch::Tensor> tensors{flat};
+          c10d::ReduceOptions opts;
+          opts.rootRank = root;
+          impl_->group->reduce(tensors, opts)->wait();
+        });
+      }
+    }
+  });
+}
+
 absl::Status DataParallel::Broadcast(const std::vector<torch::Tensor>& tensors, int root) {
   if (root < 0 || root >= world_size_) return absl::InvalidArgumentError(absl::StrCat("broadcast root ", root));
   if (!impl_) return absl::OkStatus();

@@ -108,15 +108,23 @@ double ClipGradNorm(std::span<const torch::Tensor> params, double max_norm) {
     if (p.grad().defined()) grads.push_back(p.grad());
   }
   if (grads.empty()) return 0.0;
+  return ScaleToMaxNorm(grads, GradNorms(grads), max_norm);
+}
+
+torch::Tensor GradNorms(std::span<const torch::Tensor> grads) {
   std::vector<torch::Tensor> norms;
   norms.reserve(grads.size());
   for (const auto& g : grads) norms.push_back(g.detach().to(at::promote_types(g.scalar_type(), torch::kFloat)).norm());
-  const double total = torch::stack(norms).norm().item<double>();
+  return torch::stack(norms);
+}
+
+double ScaleToMaxNorm(std::span<const torch::Tensor> grads, const torch::Tensor& norms, double max_norm) {
+  const double total = norms.norm().item<double>();
   if (!std::isfinite(total)) return total;
   const double coef = max_norm / (total + 1e-6);
   if (coef < 1.0) {
     torch::NoGradGuard no_grad;
-    for (auto& g : grads) g.mul_(coef);
+    for (const auto& g : grads) g.mul_(coef);
   }
   return total;
 }

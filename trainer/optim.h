@@ -76,6 +76,11 @@ void SetLearningRate(torch::optim::Optimizer& optimizer, double lr);
 // Parameters without a gradient are skipped (0 when none has one); a non-finite norm leaves the gradients as they
 // are so the caller can skip the step.
 double ClipGradNorm(std::span<const torch::Tensor> params, double max_norm);
+// ClipGradNorm in two parts, for gradients spread over ranks (ZeRO-1): the per-gradient L2 norms it combines, [n]
+// in fp32 or wider (one per tensor of `grads`, all defined), and the scaling of `grads` by
+// max_norm / (‖norms‖ + 1e-6) when that is below 1. Returns ‖norms‖; a non-finite one scales nothing.
+torch::Tensor GradNorms(std::span<const torch::Tensor> grads);
+double ScaleToMaxNorm(std::span<const torch::Tensor> grads, const torch::Tensor& norms, double max_norm);
 
 // True when every element of every defined tensor is finite (one device sync). Pass gradients to decide whether
 // to skip a step.

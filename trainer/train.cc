@@ -105,6 +105,35 @@ absl::StatusOr<double> Evaluate(const Model& model, const shard::ShardSet& set, 
   return *global_tokens > 0 ? *global_sum / static_cast<double>(*global_tokens) : 0.0;
 }
 
+// The step's gradients summed over ranks and clipped to `max_norm`; returns their global norm before clipping.
+// Unsharded (no owners) every rank gets every sum. Sharded (ZeRO-1) only each tensor's owner gets its sum, the
+// other ranks drop that gradient, and the norm is combined from every rank's share exactly as ClipGradNorm combines
+// it, so both ways clip the same.
+absl::StatusOr<double> SumAndClipGradients(DataParallel& dp, const std::vector<torch::Tensor>& params,
+                                           const std::vector<int>& owners, double max_norm) {
+  if (owners.empty()) {
+    if (auto s = dp.AllReduceGradients(params); !s.ok()) return s;
+    return ClipGradNorm(params, max_norm);
+  }
+  if (auto s = dp.ReduceGradientsToOwners(params, owners); !s.ok()) return s;
+  const std::vector<torch::Tensor> grads = Grads(params);  // every one defined by the reduce
+  std::vector<torch::Tensor> mine;
+  std::vector<uint8_t> owned(params.size(), 0);
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (owners[i] != dp.rank()) continue;
+    owned[i] = 1;
+    mine.push_back(grads[i]);
+  }
+  torch::Tensor norms = GradNorms(grads);
+  // Another rank's tensor holds a partial sum here (perhaps inf): its norm comes from its owner.
+  const torch::Tensor is_mine = torch::tensor(owned, torch::kBool).to(norms.device());
+  norms = torch::where(is_mine, norms, torch::zeros_like(norms));
+  if (auto s = dp.AllReduceSumInPlace(norms); !s.ok()) return s;
+  for (size_t i = 0; i < params.size(); ++i)
+    if (!owned[i]) params[i].mutable_grad() = torch::Tensor();  // only its owner steps it
+  return ScaleToMaxNorm(mine, norms, max_norm);
+}
+
 // ZeRO-1: each rank has stepped the tensors it owns; every rank takes the others' from their owners.
 absl::Status BroadcastFromOwners(DataParallel& dp, const std::vector<torch::Tensor>& params,
                                  const std::vector<int>& owners) {
@@ -340,10 +369,11 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
       }
       local_sum += value;
     }
-    if (auto s = (*dp)->AllReduceGradients(params); !s.ok()) return s;
+    auto summed = SumAndClipGradients(**dp, params, owners, o.max_grad_norm > 0 ? o.max_grad_norm : INFINITY);
+    if (!summed.ok()) return summed.status();
+    const double grad_norm = *summed;
     auto global_sum = (*dp)->AllReduceSum(local_sum);
     if (!global_sum.ok()) return global_sum.status();
-    const double grad_norm = ClipGradNorm(params, o.max_grad_norm > 0 ? o.max_grad_norm : INFINITY);
     if (!std::isfinite(grad_norm))
       return absl::DataLossError(absl::StrFormat(
           "step %d: the gradient norm is %f (epoch %d); nothing was saved for this step", step, grad_norm,

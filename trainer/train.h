@@ -61,9 +61,10 @@ struct TrainOptions {
 
   // Execution.
   bool recompute = false;        // activation checkpointing per decoder layer
-  // With several ranks, each keeps and steps the AdamW state of its share of the parameters, then sends the
-  // updated share to the others (ZeRO stage 1): the state's 8 bytes per parameter are divided among the ranks,
-  // and the weights stay bit-identical to an unsharded run. Checkpoints hold one optimizer file per rank.
+  // With several ranks, each keeps and steps the AdamW state of its share of the parameters, gets only that
+  // share's gradient sums, and sends the updated share to the others (ZeRO stage 1): the state's 8 bytes per
+  // parameter are divided among the ranks, the traffic stays an all-reduce's, and the weights stay bit-identical
+  // to an unsharded run. Checkpoints hold one optimizer file per rank.
   bool shard_optimizer = true;
   std::string dtype = "auto";    // auto (bf16 autocast on CUDA, fp32 on CPU) | float32 | bfloat16
   std::string device = "auto";   // auto | cpu | cuda | cuda:N (LOCAL_RANK picks the GPU under a launcher)

@@ -724,11 +724,19 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   expect_exits(run_ranks(stopped, {"DISTILL_TRAIN_DP_RESUME=1"}), 0);
   expect_single_run(stopped);
 
-  // The optimizer state sharded (the default, ZeRO-1) or whole on each rank: the same weights bit for bit, and each
-  // rank's checkpoint file holds about half the state.
+  // The optimizer state sharded (the default, ZeRO-1: gradients reduced to their owners) or whole on each rank:
+  // the same gradient norms and weights bit for bit, and each rank's checkpoint file holds about half the state.
   const std::string whole = (TestRoot() / "run-dp-unsharded").string();
   expect_exits(run_ranks(whole, {"DISTILL_TRAIN_DP_UNSHARDED=1"}), 0);
   EXPECT_EQ(MaxDiff(Weights(*LatestCheckpoint(out)), Weights(*LatestCheckpoint(whole))), 0.0);
+  const auto grad_norms = [](const std::string& dir) {  // combined from the owners' shares when sharded
+    std::ifstream metrics(fs::path(dir) / "metrics.jsonl");
+    std::vector<double> norms;
+    for (std::string line; std::getline(metrics, line);) norms.push_back(json::parse(line)["grad_norm"].get<double>());
+    return norms;
+  };
+  EXPECT_EQ(grad_norms(out), grad_norms(whole));
+  EXPECT_GT(grad_norms(whole).front(), 1.0);  // above max_grad_norm: the clipping is exercised
   const fs::path sharded_checkpoint = *LatestCheckpoint(out), whole_checkpoint = *LatestCheckpoint(whole);
   EXPECT_FALSE(fs::exists(sharded_checkpoint / "optimizer.pt"));
   const double full_size = static_cast<double>(fs::file_size(whole_checkpoint / "optimizer.pt"));
