@@ -132,6 +132,22 @@ class TrainCli : public ::testing::Test {
     return Cat("train train.base_model=", base.string(), " train.shards=", Shards().string(),
                " train.out=", out.string(), " train.device=cpu train.threads=2 ", extra);
   }
+  // Starts `distill args` (a 12-step run into `run`, output to `log`), sends SIGTERM once two steps are logged and
+  // expects exit 143 before the end; returns the steps logged then (0 after a failure, which it reports).
+  static size_t StopWithSigterm(const std::string& args, const fs::path& run, const std::string& log) {
+    const pid_t pid = distill::testing::StartDistill(args, log);
+    if (pid <= 0) {
+      ADD_FAILURE() << "cannot start distill " << args;
+      return 0;
+    }
+    for (int i = 0; i < 1200 && Lines(run / "metrics.jsonl").size() < 2; ++i) ::usleep(100 * 1000);
+    EXPECT_EQ(::kill(pid, SIGTERM), 0);
+    const int code = distill::testing::WaitDistill(pid);
+    EXPECT_EQ(code, 128 + SIGTERM) << ReadFile(log);
+    const size_t steps = Lines(run / "metrics.jsonl").size();
+    EXPECT_LT(steps, 12u) << "the run ended before the signal";
+    return code == 128 + SIGTERM && steps < 12 ? steps : 0;
+  }
   // Nothing of a run happened in `out`: no metrics, no checkpoint.
   static void ExpectNoStep(const fs::path& out) {
     EXPECT_FALSE(fs::exists(out / "metrics.jsonl"));
@@ -513,14 +529,8 @@ TEST_F(TrainCli, SignalStopsAfterTheStepWithItsCheckpoint) {
 
   const fs::path run = *root_ / "run-signalled";
   const std::string log = (*root_ / "signalled.log").string();
-  const pid_t pid = distill::testing::StartDistill(Train(Base(), run, steps), log);
-  ASSERT_GT(pid, 0);
-  for (int i = 0; i < 1200 && Lines(run / "metrics.jsonl").size() < 2; ++i) ::usleep(100 * 1000);
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);
-  ASSERT_EQ(distill::testing::WaitDistill(pid), 128 + SIGTERM) << ReadFile(log);
-  const size_t stopped_at = Lines(run / "metrics.jsonl").size();
+  const size_t stopped_at = StopWithSigterm(Train(Base(), run, steps), run, log);
   ASSERT_GE(stopped_at, 2u);
-  ASSERT_LT(stopped_at, 12u) << "the run ended before the signal";
   const fs::path checkpoint = run / Cat("checkpoint-", stopped_at);
   EXPECT_TRUE(fs::is_regular_file(checkpoint / "trainer_state.json")) << ReadFile(log);
   EXPECT_NE(ReadFile(log).find(Cat("distill train: stopped by SIGTERM after step ", stopped_at, " of 12; saved ",
@@ -547,15 +557,9 @@ TEST_F(TrainCli, LaunchedRanksStopTogetherAndResume) {
   const std::string log = (*root_ / "launched.log").string();
   const std::string train =
       Train(Base(), run, "train.max_steps=12 train.save_every=1000 train.threads=1 train.micro_batch_rows=1 -q");
-  const pid_t pid = distill::testing::StartDistill(Cat("launch --nproc 2 -- ", DISTILL_BINARY_DIR, "/distill ", train),
-                                                   log);
-  ASSERT_GT(pid, 0);
-  for (int i = 0; i < 1200 && Lines(run / "metrics.jsonl").size() < 2; ++i) ::usleep(100 * 1000);
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);
-  ASSERT_EQ(distill::testing::WaitDistill(pid), 128 + SIGTERM) << ReadFile(log);
-  const size_t stopped_at = Lines(run / "metrics.jsonl").size();
+  const size_t stopped_at = StopWithSigterm(Cat("launch --nproc 2 -- ", DISTILL_BINARY_DIR, "/distill ", train), run,
+                                            log);
   ASSERT_GE(stopped_at, 2u);
-  ASSERT_LT(stopped_at, 12u) << "the run ended before the signal";
   const fs::path checkpoint = run / Cat("checkpoint-", stopped_at);
   for (const char* file : {"trainer_state.json", "optimizer-rank0-of-2.pt", "optimizer-rank1-of-2.pt"})
     EXPECT_TRUE(fs::is_regular_file(checkpoint / file)) << file << "\n" << ReadFile(log);
