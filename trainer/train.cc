@@ -116,21 +116,21 @@ absl::StatusOr<double> SumAndClipGradients(DataParallel& dp, const std::vector<t
     return ClipGradNorm(params, max_norm);
   }
   if (auto s = dp.ReduceGradientsToOwners(params, owners); !s.ok()) return s;
-  const std::vector<torch::Tensor> grads = Grads(params);  // every one defined by the reduce
   std::vector<torch::Tensor> mine;
-  std::vector<uint8_t> owned(params.size(), 0);
+  std::vector<int64_t> mine_at;
   for (size_t i = 0; i < params.size(); ++i) {
-    if (owners[i] != dp.rank()) continue;
-    owned[i] = 1;
-    mine.push_back(grads[i]);
+    if (owners[i] == dp.rank()) {
+      mine.push_back(params[i].grad());  // defined by the reduce
+      mine_at.push_back(static_cast<int64_t>(i));
+    } else {
+      params[i].mutable_grad() = torch::Tensor();  // a partial sum here; only its owner steps it
+    }
   }
-  torch::Tensor norms = GradNorms(grads);
-  // Another rank's tensor holds a partial sum here (perhaps inf): its norm comes from its owner.
-  const torch::Tensor is_mine = torch::tensor(owned, torch::kBool).to(norms.device());
-  norms = torch::where(is_mine, norms, torch::zeros_like(norms));
+  // Every tensor's norm at its place, each from its owner: the vector ClipGradNorm would stack, bit for bit.
+  const torch::Tensor mine_norms = GradNorms(mine);
+  torch::Tensor norms = torch::zeros({static_cast<int64_t>(params.size())}, mine_norms.options());
+  norms.index_copy_(0, torch::tensor(mine_at, torch::kLong).to(norms.device()), mine_norms);
   if (auto s = dp.AllReduceSumInPlace(norms); !s.ok()) return s;
-  for (size_t i = 0; i < params.size(); ++i)
-    if (!owned[i]) params[i].mutable_grad() = torch::Tensor();  // only its owner steps it
   return ScaleToMaxNorm(mine, norms, max_norm);
 }
 
@@ -430,7 +430,6 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
       break;
     }
   }
-  if (report.last_checkpoint.empty()) report.last_checkpoint = LatestCheckpoint(o.out).value_or("");
   return report;
 }
 
