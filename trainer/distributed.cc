@@ -309,6 +309,70 @@ absl::Status DataParallel::ReduceGradientsToOwners(const std::vector<torch::Tens
   });
 }
 
+namespace {
+
+// masters[i].grad += sum (fp32, flat or shaped), taking a copy the first time: `sum` may be a view of a bucket.
+void AddIntoMasterGrad(const torch::Tensor& master, const torch::Tensor& sum) {
+  torch::Tensor shaped = sum.view(master.sizes());
+  if (master.grad().defined()) {
+    master.mutable_grad().add_(shaped);
+  } else {
+    master.mutable_grad() = shaped.to(master.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
+  }
+}
+
+}  // namespace
+
+absl::Status DataParallel::AccumulateGradientsIntoMasters(const std::vector<torch::Tensor>& params,
+                                                          const std::vector<torch::Tensor>& masters,
+                                                          const std::vector<int>& owners) {
+  if (masters.size() != params.size() || (!owners.empty() && owners.size() != params.size()))
+    return absl::InvalidArgumentError("one master and one owner (or none at all) per parameter");
+  torch::NoGradGuard no_grad;
+  absl::Status status = absl::OkStatus();
+  if (!impl_) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (params[i].grad().defined() && masters[i].defined()) AddIntoMasterGrad(masters[i], params[i].grad());
+    }
+  } else {
+    status = Collective("gradient reduce", [&] {
+      // Unsharded: one all-reduce round for every tensor; sharded: a reduce round per owner.
+      for (int root = 0; root < (owners.empty() ? 1 : world_size_); ++root) {
+        std::vector<size_t> members;
+        std::vector<torch::Tensor> grads;
+        for (size_t i = 0; i < params.size(); ++i) {
+          const torch::Tensor& p = params[i];
+          if (!p.requires_grad() || (!owners.empty() && owners[i] != root)) continue;
+          if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+          members.push_back(i);
+          grads.push_back(p.grad());
+        }
+        size_t next = 0;  // Buckets keeps the order of `grads`, so members[next] is the bucket's first tensor
+        for (const auto& bucket : Buckets(grads, options_.bucket_bytes)) {
+          std::vector<torch::Tensor> parts;
+          for (const torch::Tensor& g : bucket) parts.push_back(g.reshape({-1}).to(torch::kFloat));
+          std::vector<torch::Tensor> flat{torch::cat(parts)};
+          if (owners.empty()) {
+            impl_->group->allreduce(flat)->wait();
+          } else {
+            c10d::ReduceOptions opts;
+            opts.rootRank = root;
+            impl_->group->reduce(flat, opts)->wait();
+          }
+          int64_t offset = 0;
+          for (const torch::Tensor& g : bucket) {
+            const torch::Tensor& master = masters[members[next++]];
+            if (master.defined()) AddIntoMasterGrad(master, flat[0].narrow(0, offset, g.numel()));
+            offset += g.numel();
+          }
+        }
+      }
+    });
+  }
+  for (const torch::Tensor& p : params) p.mutable_grad() = torch::Tensor();
+  return status;
+}
+
 absl::Status DataParallel::Broadcast(const std::vector<torch::Tensor>& tensors, int root) {
   if (root < 0 || root >= world_size_) return absl::InvalidArgumentError(absl::StrCat("broadcast root ", root));
   if (!impl_) return absl::OkStatus();

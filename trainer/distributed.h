@@ -82,6 +82,15 @@ class DataParallel {
   // params[i], every rank passing the same list); elsewhere the gradient is left holding no meaningful value.
   // Buckets per owner, as AllReduceGradients'. Half the traffic of an all-reduce.
   absl::Status ReduceGradientsToOwners(const std::vector<torch::Tensor>& params, const std::vector<int>& owners);
+  // Mixed precision (bf16 weights, fp32 master copies), called after every micro-batch's backward: each
+  // trainable gradient of `params` is summed over ranks in fp32 and added into the gradient of masters[i] (fp32,
+  // params[i]'s shape) on the ranks that hold it: owners[i] alone, or every rank when `owners` is empty; masters[i]
+  // is undefined elsewhere. Then every gradient of `params` is dropped, so bf16 never holds a sum. One rank: the
+  // fold alone. Buckets of options.bucket_bytes (in bf16 bytes) per owner; traffic per micro-batch is a reduce (an
+  // all-reduce when unsharded) of fp32 gradients.
+  absl::Status AccumulateGradientsIntoMasters(const std::vector<torch::Tensor>& params,
+                                              const std::vector<torch::Tensor>& masters,
+                                              const std::vector<int>& owners);
   // Sums a tensor over ranks in place (any dtype the backend supports; on `device`).
   absl::Status AllReduceSumInPlace(torch::Tensor& tensor);
   // Sums a scalar (loss sum, token count) over ranks.

@@ -179,7 +179,9 @@ absl::Status AddLora(Model& model, const LoraOptions& options) {
   for (auto& param : model.parameters()) param.set_requires_grad(false);
   at::Generator init = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   for (auto& [name, linear] : targets) {
-    const torch::TensorOptions on = linear->weight.options();
+    // fp32 adapters on a bf16 or fp16 base, as PEFT's autocast_adapter_dtype: AdamW steps them without rounding.
+    const torch::TensorOptions on =
+        linear->weight.options().dtype(at::promote_types(linear->weight.scalar_type(), torch::kFloat));
     const int64_t out = linear->weight.size(0), in = linear->weight.size(1);
     // PEFT: kaiming_uniform_(a=√5) on [r, in] gives U(−b, b) with b = gain·√(3 / fan_in) = 1 / √in.
     const double bound = 1.0 / std::sqrt(static_cast<double>(in));

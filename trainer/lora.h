@@ -31,8 +31,8 @@ struct LoraOptions {
   std::string base_model_name_or_path;  // recorded in adapter_config.json
 };
 
-// Attaches an adapter to every targeted Linear, on its weight's device and dtype (add LoRA after placing the
-// model), and freezes every base parameter (requires_grad false). lora_A comes from a CPU generator seeded with
+// Attaches an adapter to every targeted Linear, on its weight's device, in fp32 (fp64 on an fp64 base; add LoRA
+// after placing the model), and freezes every base parameter (requires_grad false). lora_A comes from a CPU generator seeded with
 // options.seed, so the init is device independent. InvalidArgument for bad options or no matching module;
 // FailedPrecondition when the model already has adapters.
 absl::Status AddLora(Model& model, const LoraOptions& options);

@@ -192,13 +192,30 @@ absl::Status CheckMomentShapes(const torch::optim::Optimizer& optimizer) {
 
 }  // namespace
 
-absl::Status SaveOptimizerState(const torch::optim::Optimizer& optimizer, int64_t step, const std::string& path) {
+namespace {
+
+// The optimizer's parameters in group order (the order torch's save and load pair moments by).
+std::vector<torch::Tensor> OptimizerParams(const torch::optim::Optimizer& optimizer) {
+  std::vector<torch::Tensor> params;
+  for (const auto& group : optimizer.param_groups())
+    for (const auto& p : group.params()) params.push_back(p);
+  return params;
+}
+
+}  // namespace
+
+absl::Status SaveOptimizerState(const torch::optim::Optimizer& optimizer, int64_t step, const std::string& path,
+                                bool with_weights) {
   try {
     torch::serialize::OutputArchive archive;
     torch::serialize::OutputArchive nested;
     optimizer.save(nested);
     archive.write("optimizer", nested);
     archive.write("step", torch::tensor(step, torch::kLong));
+    if (with_weights) {
+      const std::vector<torch::Tensor> params = OptimizerParams(optimizer);
+      for (size_t i = 0; i < params.size(); ++i) archive.write(absl::StrCat("weight_", i), params[i].detach());
+    }
     return hf::internal::WriteFileAtomic(path, [&](const hf::internal::WriteAllFn& write) {
       absl::Status status;
       // torch streams the zip archive through this callback. A short count would make its writer throw, and throw
@@ -215,7 +232,8 @@ absl::Status SaveOptimizerState(const torch::optim::Optimizer& optimizer, int64_
   }
 }
 
-absl::StatusOr<int64_t> LoadOptimizerState(torch::optim::Optimizer& optimizer, const std::string& path) {
+absl::StatusOr<int64_t> LoadOptimizerState(torch::optim::Optimizer& optimizer, const std::string& path,
+                                           bool with_weights) {
   torch::Device device = torch::kCPU;
   for (const auto& group : optimizer.param_groups()) {
     if (!group.params().empty()) device = group.params().front().device();
@@ -227,6 +245,21 @@ absl::StatusOr<int64_t> LoadOptimizerState(torch::optim::Optimizer& optimizer, c
     archive.read("optimizer", nested);
     torch::Tensor step;
     archive.read("step", step);
+    if (with_weights) {  // read before anything changes, so a bad archive leaves the parameters as they were
+      const std::vector<torch::Tensor> params = OptimizerParams(optimizer);
+      std::vector<torch::Tensor> saved(params.size());
+      for (size_t i = 0; i < params.size(); ++i) {
+        if (!archive.try_read(absl::StrCat("weight_", i), saved[i]))
+          return absl::DataLossError(absl::StrCat(path, ": holds no weight_", i, " (the fp32 master copy of "
+                                                  "parameter ", i, "); expected one per parameter"));
+        if (saved[i].sizes() != params[i].sizes() || saved[i].scalar_type() != params[i].scalar_type())
+          return absl::DataLossError(absl::StrCat(path, ": weight_", i, " is ", c10::toString(saved[i].scalar_type()),
+                                                  c10::str(saved[i].sizes()), ", the parameter ",
+                                                  c10::toString(params[i].scalar_type()), c10::str(params[i].sizes())));
+      }
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i]);
+    }
     optimizer.load(nested);
     if (auto s = CheckMomentShapes(optimizer); !s.ok()) {
       return absl::DataLossError(absl::StrCat(path, ": ", s.message()));

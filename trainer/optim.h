@@ -2,8 +2,9 @@
 // Hugging Face Trainer's defaults: AdamW with weight decay on weight matrices only, linear warmup then cosine /
 // linear / constant decay to a floor (open-r1's cosine_with_min_lr), global-norm clipping.
 //
-// Master weights: the optimizer updates the parameters themselves. On CUDA the model stays fp32 and bf16 autocast
-// casts per op, so the parameters are the fp32 master weights and no separate copy is kept.
+// Master weights: under bf16 autocast (the CUDA default) the model stays fp32 and the optimizer updates the
+// parameters themselves. With bf16 weights (train.dtype=bfloat16) it updates fp32 master copies instead, and the
+// trainer rounds them into the weights after each step.
 #pragma once
 
 #include <torch/optim/adamw.h>
@@ -89,10 +90,14 @@ bool AllFinite(std::span<const torch::Tensor> tensors);
 std::vector<torch::Tensor> Grads(std::span<const torch::Tensor> params);
 
 // Writes the optimizer state (moments, step counts, group options) and the schedule position `step` to `path`
-// (torch archive), temp-then-rename.
-absl::Status SaveOptimizerState(const torch::optim::Optimizer& optimizer, int64_t step, const std::string& path);
+// (torch archive), temp-then-rename. With `with_weights` the parameters' values go too: fp32 master copies of bf16
+// weights exist nowhere else.
+absl::Status SaveOptimizerState(const torch::optim::Optimizer& optimizer, int64_t step, const std::string& path,
+                                bool with_weights = false);
 // Restores what SaveOptimizerState wrote into an optimizer built the same way over the same parameters, onto
-// their device, and returns the saved step. Errors name the file.
-absl::StatusOr<int64_t> LoadOptimizerState(torch::optim::Optimizer& optimizer, const std::string& path);
+// their device, and returns the saved step; `with_weights` also restores the parameters' values (an archive saved
+// without them is an error). Errors name the file.
+absl::StatusOr<int64_t> LoadOptimizerState(torch::optim::Optimizer& optimizer, const std::string& path,
+                                           bool with_weights = false);
 
 }  // namespace distill::trainer

@@ -105,33 +105,50 @@ absl::StatusOr<double> Evaluate(const Model& model, const shard::ShardSet& set, 
   return *global_tokens > 0 ? *global_sum / static_cast<double>(*global_tokens) : 0.0;
 }
 
-// The step's gradients summed over ranks and clipped to `max_norm`; returns their global norm before clipping.
-// Unsharded (no owners) every rank gets every sum. Sharded (ZeRO-1) only each tensor's owner gets its sum, the
-// other ranks drop that gradient, and the norm is combined from every rank's share exactly as ClipGradNorm combines
-// it, so both ways clip the same.
-absl::StatusOr<double> SumAndClipGradients(DataParallel& dp, const std::vector<torch::Tensor>& params,
-                                           const std::vector<int>& owners, double max_norm) {
-  if (owners.empty()) {
-    if (auto s = dp.AllReduceGradients(params); !s.ok()) return s;
-    return ClipGradNorm(params, max_norm);
-  }
+// The step's gradients summed over ranks: unsharded (no owners) every rank gets every sum; sharded (ZeRO-1) only
+// each tensor's owner gets its sum, and the other ranks drop that gradient.
+absl::Status SumGradients(DataParallel& dp, const std::vector<torch::Tensor>& params, const std::vector<int>& owners) {
+  if (owners.empty()) return dp.AllReduceGradients(params);
   if (auto s = dp.ReduceGradientsToOwners(params, owners); !s.ok()) return s;
+  for (size_t i = 0; i < params.size(); ++i)
+    if (owners[i] != dp.rank()) params[i].mutable_grad() = torch::Tensor();  // a partial sum; only its owner steps it
+  return absl::OkStatus();
+}
+
+// Clips the summed gradients of `stepped` (what this rank's optimizer steps: the parameters or their fp32 masters,
+// undefined where another rank owns one) to `max_norm`; returns their global norm before clipping. Sharded, the
+// norm is combined from every rank's share exactly as ClipGradNorm combines it, so both ways clip the same.
+absl::StatusOr<double> ClipSummedGradients(DataParallel& dp, const std::vector<torch::Tensor>& stepped,
+                                           const std::vector<int>& owners, double max_norm) {
+  if (owners.empty()) return ClipGradNorm(stepped, max_norm);
   std::vector<torch::Tensor> mine;
   std::vector<int64_t> mine_at;
-  for (size_t i = 0; i < params.size(); ++i) {
+  for (size_t i = 0; i < stepped.size(); ++i) {
     if (owners[i] == dp.rank()) {
-      mine.push_back(params[i].grad());  // defined by the reduce
+      mine.push_back(stepped[i].grad());  // defined by the reduce
       mine_at.push_back(static_cast<int64_t>(i));
-    } else {
-      params[i].mutable_grad() = torch::Tensor();  // a partial sum here; only its owner steps it
     }
   }
   // Every tensor's norm at its place, each from its owner: the vector ClipGradNorm would stack, bit for bit.
   const torch::Tensor mine_norms = GradNorms(mine);
-  torch::Tensor norms = torch::zeros({static_cast<int64_t>(params.size())}, mine_norms.options());
+  torch::Tensor norms = torch::zeros({static_cast<int64_t>(stepped.size())}, mine_norms.options());
   norms.index_copy_(0, torch::tensor(mine_at, torch::kLong).to(norms.device()), mine_norms);
   if (auto s = dp.AllReduceSumInPlace(norms); !s.ok()) return s;
   return ScaleToMaxNorm(mine, norms, max_norm);
+}
+
+// The tensors this rank's optimizer steps, one per parameter: the parameter itself, or with `masters` an fp32 copy
+// of it (requires_grad, no gradient yet); undefined where another rank owns it (`owners` not empty).
+std::vector<torch::Tensor> SteppedTensors(const std::vector<torch::Tensor>& params, const std::vector<int>& owners,
+                                          int rank, bool masters) {
+  std::vector<torch::Tensor> stepped(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!owners.empty() && owners[i] != rank) continue;
+    stepped[i] = masters ? params[i].detach().to(torch::kFloat, /*non_blocking=*/false, /*copy=*/true)
+                               .set_requires_grad(true)
+                         : params[i];
+  }
+  return stepped;
 }
 
 // ZeRO-1: each rank has stepped the tensors it owns; every rank takes the others' from their owners.
@@ -238,7 +255,8 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   auto loader = shard::Loader::Create(**train_set, lo);
   if (!loader.ok()) return loader.status();
 
-  // Model: fp32 weights (the optimizer's master copy); bf16 only when asked for on CPU, autocast on CUDA.
+  // Model: fp32 weights under autocast on CUDA (they are the optimizer's master copy) or fp32 on the CPU; with
+  // train.dtype=bfloat16 bf16 weights on any device, and the optimizer steps fp32 master copies (or fp32 adapters).
   auto config = hf::LoadModelConfig(o.base_model);
   if (!config.ok()) return config.status();
   if (o.rope_theta) config->rope_theta = *o.rope_theta;
@@ -248,7 +266,8 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   ConfigureCpuThreads(o.threads, config->hidden_size);
   const bool cuda = device->is_cuda();
   if (!cuda) KeepFreedMemoryInHeap();
-  const torch::Dtype dtype = (o.dtype == "bfloat16" && !cuda) ? torch::kBFloat16 : torch::kFloat32;
+  const torch::Dtype dtype = o.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
+  const bool autocast = cuda && o.dtype == "auto";
   auto model_or = MakeModel(*config, *device, dtype);
   if (!model_or.ok()) {
     const std::string config_path = (fs::path(o.base_model) / "config.json").string();
@@ -290,17 +309,21 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   const int world = (*dp)->world_size();
   const bool sharded = o.shard_optimizer && world > 1;
   std::vector<int> owners;
-  NamedTensors owned = named;
   if (sharded) {
     if (params.size() < static_cast<size_t>(world))
       return absl::InvalidArgumentError(absl::StrCat("train.shard_optimizer: ", params.size(),
                                                      " trainable tensors cannot be shared among ", world,
                                                      " ranks; set train.shard_optimizer=false"));
     owners = OptimizerShardOwners(params, world);
-    owned.clear();
-    for (size_t i = 0; i < named.size(); ++i)
-      if (owners[i] == (*dp)->rank()) owned.push_back(named[i]);
   }
+  // bf16 weights train through fp32 master copies: an AdamW step of lr 1e-5 is below half a bf16 ulp of most
+  // weights and would round away. LoRA's adapters are fp32 already (PEFT's autocast_adapter_dtype).
+  identity.master_weights = std::any_of(params.begin(), params.end(),
+                                        [](const torch::Tensor& p) { return p.scalar_type() != torch::kFloat; });
+  const std::vector<torch::Tensor> stepped = SteppedTensors(params, owners, (*dp)->rank(), identity.master_weights);
+  NamedTensors owned;
+  for (size_t i = 0; i < named.size(); ++i)
+    if (stepped[i].defined()) owned.emplace_back(named[i].first, stepped[i]);
   AdamWOptions adam{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
   auto optimizer = MakeAdamW(owned, adam);
   if (!optimizer.ok()) return optimizer.status();
@@ -354,12 +377,14 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     const double denominator = static_cast<double>(std::max<int64_t>(1, *global_loss_tokens));
 
     // Every trainable tensor's, not the optimizer's: a sharded optimizer knows only this rank's share.
-    for (torch::Tensor& p : params) p.mutable_grad() = torch::Tensor();
+    for (const torch::Tensor& p : params) p.mutable_grad() = torch::Tensor();
+    for (const torch::Tensor& t : stepped)
+      if (t.defined()) t.mutable_grad() = torch::Tensor();
     double local_sum = 0;
     for (size_t k = 0; k < tensors.size(); ++k) {
       tensors[k].cu_seqlens = batches[k].cu_seqlens;  // batches no longer grows
-      const double value = AccumulateGradients(*model, tensors[k], denominator, o.recompute,
-                                               cuda && o.dtype != "float32", o.loss_chunk);
+      const double value = AccumulateGradients(*model, tensors[k], denominator, o.recompute, autocast,
+                                               o.loss_chunk);
       if (!std::isfinite(value)) {
         const auto& rows = batches[k].row_indices;
         return absl::DataLossError(absl::StrFormat(
@@ -368,10 +393,17 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
             rows.empty() ? std::string("none") : absl::StrCat(rows.front(), "…", rows.back())));
       }
       local_sum += value;
+      // bf16 gradients are summed in fp32 into the masters after every micro-batch, never in bf16 across them.
+      if (identity.master_weights) {
+        if (auto s = (*dp)->AccumulateGradientsIntoMasters(params, stepped, owners); !s.ok()) return s;
+      }
     }
-    auto summed = SumAndClipGradients(**dp, params, owners, o.max_grad_norm > 0 ? o.max_grad_norm : INFINITY);
-    if (!summed.ok()) return summed.status();
-    const double grad_norm = *summed;
+    if (!identity.master_weights) {
+      if (auto s = SumGradients(**dp, params, owners); !s.ok()) return s;
+    }
+    auto clipped = ClipSummedGradients(**dp, stepped, owners, o.max_grad_norm > 0 ? o.max_grad_norm : INFINITY);
+    if (!clipped.ok()) return clipped.status();
+    const double grad_norm = *clipped;
     auto global_sum = (*dp)->AllReduceSum(local_sum);
     if (!global_sum.ok()) return global_sum.status();
     if (!std::isfinite(grad_norm))
@@ -382,6 +414,11 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     const double lr = LearningRate(schedule, step - 1, total_steps);
     SetLearningRate(**optimizer, lr);
     (*optimizer)->step();
+    if (identity.master_weights) {
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < params.size(); ++i)
+        if (stepped[i].defined()) params[i].copy_(stepped[i]);  // rounded to the nearest bf16
+    }
     if (sharded) {
       if (auto s = BroadcastFromOwners(**dp, params, owners); !s.ok()) return s;
     }
@@ -403,7 +440,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     const bool last = step == total_steps;
     if (val_set && ((o.eval_every > 0 && step % o.eval_every == 0) || last)) {
       model->eval();
-      CudaAutocast autocast(cuda && o.dtype != "float32");
+      CudaAutocast autocast_scope(autocast);
       auto val = Evaluate(*model, *val_set, o, **dp, *device, all_tokens);
       model->train();
       if (!val.ok()) return val.status();

@@ -145,6 +145,8 @@ absl::Status CheckState(const json& state, const fs::path& path, int64_t folder_
   // Recorded since the run identity checks; older checkpoints lack them.
   for (const char* key : {"param_dtype", "base_model", "base_fingerprint"})
     if (state.contains(key) && !state[key].is_string()) return bad(absl::StrCat("\"", key, "\" is not a string"));
+  if (state.contains("master_weights") && !state["master_weights"].is_boolean())
+    return bad("\"master_weights\" is not true or false");
   if (state.contains("optimizer_shards") && !state["optimizer_shards"].is_number_integer())
     return bad("\"optimizer_shards\" is not an integer");
   return absl::OkStatus();
@@ -287,7 +289,8 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
   // Every rank writes its share of the optimizer state into rank 0's folder; all ranks run both agreements.
   if (shards > 1) {
     if (s = EveryRankOk(dp, s); s.ok())
-      s = SaveOptimizerState(optimizer, step, (temp / OptimizerFileName(dp.rank(), shards)).string());
+      s = SaveOptimizerState(optimizer, step, (temp / OptimizerFileName(dp.rank(), shards)).string(),
+                             identity.master_weights);
     s = EveryRankOk(dp, s);
   }
   if (!s.ok()) {
@@ -297,7 +300,8 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
   if (run.main) {
     s = options.mode == "lora" ? SaveLoraAdapter(model, lora, temp.string()) : SaveModel(model, temp.string());
     if (s.ok()) s = CopyTokenizerFiles(options.base_model, temp, options.chat_template);
-    if (s.ok() && shards == 1) s = SaveOptimizerState(optimizer, step, (temp / OptimizerFileName(0, 1)).string());
+    if (s.ok() && shards == 1)
+      s = SaveOptimizerState(optimizer, step, (temp / OptimizerFileName(0, 1)).string(), identity.master_weights);
     if (s.ok()) {
       // The context trained at: an adapter's merged model takes it (hf::RaiseToTrainedContext).
       json state = {{"step", step},
@@ -305,6 +309,7 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
                     {"cursor", loader.CursorJson()},
                     {"optimizer_shards", shards},
                     {"param_dtype", identity.param_dtype},
+                    {"master_weights", identity.master_weights},
                     {"base_model", identity.base_model},
                     {"base_fingerprint", identity.base_fingerprint},
                     {"max_position_embeddings", model.config.max_position_embeddings},
@@ -354,6 +359,11 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
     return absl::FailedPreconditionError(absl::StrCat(
         dir.string(), ": trained with ", saved_dtype, " parameters, resumed with ", identity.param_dtype,
         " (train.dtype); resume with train.dtype=", saved_dtype == "bfloat16" ? "bfloat16" : "float32 (or auto)"));
+  // bf16 weights saved before master copies existed: their AdamW moments are bf16 and fit no fp32 master.
+  if (identity.master_weights && !state->value("master_weights", false))
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir.string(), ": its bf16 weights were trained without fp32 master copies (an older distill), so its "
+                      "optimizer state does not fit this run; start over with --overwrite"));
   const int shards = OptimizerShards(options, dp);
   const int64_t saved_shards = (*state).value("optimizer_shards", int64_t{1});
   if (saved_shards != shards) {
@@ -383,7 +393,7 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
     if (auto s = LoadWeights(model, **checkpoint); !s.ok()) return s;
   }
   const fs::path optimizer_path = dir / OptimizerFileName(dp.rank(), shards);
-  auto optimizer_step = LoadOptimizerState(optimizer, optimizer_path.string());
+  auto optimizer_step = LoadOptimizerState(optimizer, optimizer_path.string(), identity.master_weights);
   if (!optimizer_step.ok()) return optimizer_step.status();
   if (*optimizer_step != step) {
     return absl::DataLossError(absl::StrCat(optimizer_path.string(), ": holds step ", *optimizer_step,

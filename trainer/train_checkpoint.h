@@ -61,7 +61,9 @@ absl::Status CheckOverwriteSparesInputs(const std::string& out, const std::vecto
 struct RunIdentity {
   std::string base_model;        // train.base_model as given (named in messages)
   std::string base_fingerprint;  // BaseWeightsFingerprint of its weights: a LoRA run's adapters fit only them
-  std::string param_dtype;       // "float32" or "bfloat16": the parameters' and so the AdamW moments' dtype
+  std::string param_dtype;       // "float32" or "bfloat16": the weights' dtype
+  // The optimizer steps fp32 master copies of bf16 weights, saved in its file(s) (see SaveOptimizerState).
+  bool master_weights = false;
 };
 
 // 16 hex digits identifying a model's weights: every tensor's name, dtype, shape and first 4 KiB of data, mixed.

@@ -246,6 +246,34 @@ TEST(OptimTest, ResumeIsBitIdentical) {
   EXPECT_FALSE(LoadOptimizerState(**resumed_opt, dir + "/config.json").ok());
 }
 
+// Property: with_weights saves the optimizer's own parameters (fp32 masters of bf16 weights exist nowhere else) and
+// restores them exactly; a file saved without them is refused naming the file, leaving the parameters as they were.
+TEST(OptimTest, WeightsSavedWithTheStateComeBack) {
+  auto model = TestModel(TinyConfig("qwen2", 32, 48, 2, 1, 16, true), 11);
+  auto optimizer = MakeAdamW(Named(*model), AdamWOptions{1e-2, 0.9, 0.95, 1e-8, 0.1});
+  ASSERT_TRUE(optimizer.ok());
+  Train(*model, **optimizer, 0, 2);
+  std::vector<torch::Tensor> trained;
+  for (const auto& p : model->parameters()) trained.push_back(p.detach().clone());
+  const std::string dir = TempPath("weights"), with = dir + "/with.pt", without = dir + "/without.pt";
+  ASSERT_TRUE(SaveOptimizerState(**optimizer, 2, with, /*with_weights=*/true).ok());
+  ASSERT_TRUE(SaveOptimizerState(**optimizer, 2, without).ok());
+  EXPECT_GT(std::filesystem::file_size(with), std::filesystem::file_size(without));
+
+  Train(*model, **optimizer, 2, 1);  // the parameters move on
+  const auto refused = LoadOptimizerState(**optimizer, without, /*with_weights=*/true);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find(without + ": holds no weight_0"), std::string::npos) << refused.status();
+  const auto moved = model->parameters();
+  EXPECT_FALSE(torch::equal(moved.back(), trained.back()));  // moved on, and untouched by the refused load
+
+  const auto step = LoadOptimizerState(**optimizer, with, /*with_weights=*/true);
+  ASSERT_TRUE(step.ok()) << step.status();
+  EXPECT_EQ(*step, 2);
+  const auto restored = model->parameters();
+  for (size_t i = 0; i < trained.size(); ++i) EXPECT_TRUE(torch::equal(restored[i], trained[i])) << i;
+}
+
 // Property: a full disk while optimizer.pt is written (here a file-size limit) is an error naming the file, not an
 // abort: LibTorch's archive writer must never see a failed write (it throws again from its destructor), and the
 // previous optimizer.pt and no temp file remain.

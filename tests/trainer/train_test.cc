@@ -466,8 +466,9 @@ TEST(Train, KillAndResumeGivesIdenticalMetrics) {
 }
 
 // Stops `whole` (in `mode`; LoRA with dropout, which draws random masks) after step 4 and resumes it.
-void StopAndResume(TrainOptions whole, const std::string& mode) {
+void StopAndResume(TrainOptions whole, const std::string& mode, const std::string& dtype) {
   whole.mode = mode;
+  whole.dtype = dtype;
   whole.lora_r = 4;
   whole.lora_dropout = 0.1;
   auto full = Train(whole);
@@ -492,13 +493,100 @@ void StopAndResume(TrainOptions whole, const std::string& mode) {
 
 // Property: a stop request (the CLI's SIGINT/SIGTERM) after step 4 ends the run there with that step's checkpoint
 // (off the save_every 3 schedule) and nothing after it; --resume then gives the uninterrupted run's metrics and
-// weights bit for bit, as after kill -9, but without losing step 4; in full and in LoRA mode (dropout masks too).
+// weights bit for bit, as after kill -9, but without losing step 4; in full and in LoRA mode (dropout masks too),
+// with fp32 weights and with bf16 ones (their fp32 masters restored from the optimizer file).
 TEST(Train, StopRequestSavesThatStepAndResumesExactly) {
   const std::string base = MakeBase("base-stop"), shards = MakeShards("shards-stop", 12, 32);
-  for (const std::string mode : {"full", "lora"}) {
-    SCOPED_TRACE(mode);
-    StopAndResume(ResumeOptions(base, shards, (TestRoot() / ("run-stop-whole-" + mode)).string()), mode);
+  for (const std::string dtype : {"float32", "bfloat16"}) {
+    for (const std::string mode : {"full", "lora"}) {
+      SCOPED_TRACE(mode + " " + dtype);
+      StopAndResume(ResumeOptions(base, shards, (TestRoot() / ("run-stop-whole-" + mode + "-" + dtype)).string()),
+                    mode, dtype);
+    }
   }
+}
+
+// Mean |a − b| over every element of two weight lists.
+double MeanAbsDiff(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  double sum = 0, count = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    sum += (a[i] - b[i]).abs().sum().item<double>();
+    count += static_cast<double>(a[i].numel());
+  }
+  return sum / count;
+}
+
+// Property: with bf16 weights (train.dtype=bfloat16) the optimizer steps fp32 master copies. At lr 2e-5, below
+// half a bf16 ulp of most weights, the weights still move as an fp32 run's do (steps applied to the bf16 weights
+// themselves would round away for most of them). The checkpoint holds bf16 weights; LoRA on a bf16 base trains fp32
+// adapters; a bf16 checkpoint saved without masters (an older distill) is refused on --resume.
+TEST(Train, Bf16WeightsTrainThroughFp32Masters) {
+  // A base of bf16 numbers, so the fp32 and the bf16 runs start from the same weights.
+  const fs::path base = TestRoot() / "base-bf16";
+  {
+    auto model = MakeModel(SmallConfig(), torch::kCPU, torch::kFloat);
+    ASSERT_TRUE(model.ok());
+    InitRandom(**model, 11);
+    ASSERT_TRUE(SaveModel(**model, base.string(), torch::kBFloat16).ok());
+  }
+  const std::string shards = MakeShards("shards-bf16", 12, 32);
+  TrainOptions reference = BaseOptions(base.string(), shards, "run-bf16-reference");
+  reference.lr = 2e-5;
+  reference.max_steps = 6;
+  TrainOptions bf16 = reference;
+  bf16.out = (TestRoot() / "run-bf16").string();
+  bf16.dtype = "bfloat16";
+  auto a = Train(reference), b = Train(bf16);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  const std::vector<torch::Tensor> start = Weights(base.string()), fp32_end = Weights(a->last_checkpoint),
+                                   bf16_end = Weights(b->last_checkpoint);
+  double below = 0, total = 0;  // weights whose bf16 half-ulp exceeds one step of lr
+  for (const torch::Tensor& w : start) {
+    const torch::Tensor half_ulp = torch::pow(2.0, torch::floor(torch::log2(w.abs())) - 8);
+    below += (half_ulp > reference.lr).sum().item<double>();
+    total += static_cast<double>(w.numel());
+  }
+  double rounded_alike = 0;  // the bf16 run's weight is the fp32 run's rounded to bf16
+  for (size_t i = 0; i < start.size(); ++i)
+    rounded_alike += (bf16_end[i] == fp32_end[i].to(torch::kBFloat16).to(torch::kFloat)).sum().item<double>();
+  const double moved_fp32 = MeanAbsDiff(fp32_end, start), moved_bf16 = MeanAbsDiff(bf16_end, start);
+  std::printf("%.0f%% of weights have a half bf16 ulp above lr; mean move fp32 %.3g, bf16 %.3g; %.1f%% of the "
+              "bf16 weights are the fp32 ones rounded\n",
+              100 * below / total, moved_fp32, moved_bf16, 100 * rounded_alike / total);
+  EXPECT_GT(below / total, 0.5);
+  EXPECT_NEAR(moved_bf16 / moved_fp32, 1.0, 0.25);
+  EXPECT_GT(rounded_alike / total, 0.9);
+  auto saved = hf::SafetensorsFile::Open((fs::path(b->last_checkpoint) / "model.safetensors").string());
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  for (const auto& view : (*saved)->tensors()) EXPECT_EQ(view.dtype, hf::DType::kBF16) << view.name;
+
+  // LoRA on the bf16 base: the adapters are fp32 (PEFT's autocast_adapter_dtype) and saved so.
+  TrainOptions lora = bf16;
+  lora.out = (TestRoot() / "run-bf16-lora").string();
+  lora.mode = "lora";
+  lora.lora_r = 4;
+  lora.lr = 3e-3;
+  auto c = Train(lora);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_LT(c->metrics.back().loss, c->metrics.front().loss);
+  auto adapter = hf::SafetensorsFile::Open((fs::path(c->last_checkpoint) / "adapter_model.safetensors").string());
+  ASSERT_TRUE(adapter.ok()) << adapter.status();
+  for (const auto& view : (*adapter)->tensors()) EXPECT_EQ(view.dtype, hf::DType::kF32) << view.name;
+
+  // A bf16 checkpoint from before master copies (no "master_weights" in trainer_state.json) is refused.
+  const fs::path state_path = fs::path(b->last_checkpoint) / "trainer_state.json";
+  json state = json::parse(std::ifstream(state_path));
+  EXPECT_EQ(state.at("master_weights"), true);
+  state.erase("master_weights");
+  std::ofstream(state_path, std::ios::trunc) << state.dump();
+  TrainOptions again = bf16;
+  again.resume = true;
+  again.max_steps = 8;
+  auto refused = Train(again);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("trained without fp32 master copies"), std::string::npos)
+      << refused.status();
 }
 
 // Property: --resume refuses, before any step and with the way on named, a checkpoint the run does not fit: a LoRA
@@ -651,8 +739,8 @@ int FreePort() {
 
 // Property: two processes on Gloo, each with one row per step, match one process with two rows per step (the
 // same global batch): the same loss curve and final weights, to tolerance; also after a stop asked of one rank and
-// a resume; the sharded optimizer (ZeRO-1, the default) gives the unsharded run's weights bit for bit; and bf16
-// parameters work over Gloo.
+// a resume; the sharded optimizer (ZeRO-1, the default) gives the unsharded run's weights bit for bit; and with
+// bf16 weights and fp32 masters (sharded or not) the pair is one process accumulating the same rows, bit for bit.
 TEST(Train, TwoGlooRanksMatchOneProcess) {
   if (!DataParallel::HasBackend(torch::kCPU)) GTEST_SKIP() << "no Gloo in this build (no gloo headers)";
   const std::string base = MakeBase("base-dp"), shards = MakeShards("shards-dp", 8, 32, /*val_rows=*/3);
@@ -751,18 +839,30 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   expect_exits(run_ranks(out, {"DISTILL_TRAIN_DP_RESUME=1", "DISTILL_TRAIN_DP_UNSHARDED=1"}), 2);
   EXPECT_TRUE(FilesUnder(out) == before_resume);
 
-  // bf16 parameters on CPU (train.dtype=bfloat16): Gloo has no bf16 collectives, so they run on fp32 copies; the
-  // pair follows one bf16 process to bf16 rounding.
+  // bf16 weights (train.dtype=bfloat16): each micro-batch's gradients are summed in fp32 into the fp32 masters
+  // (over Gloo on fp32 copies; sharded by default), so the pair is one bf16 process that accumulates the same two
+  // rows as two micro-batches, bit for bit: losses, gradient norms and weights.
   TrainOptions bf16 = BaseOptions(base, shards, "run-dp-bf16-single");
   bf16.dtype = "bfloat16";
+  bf16.micro_batch_rows = 1;
+  bf16.grad_accum = 2;
   auto single_bf16 = Train(bf16);
   ASSERT_TRUE(single_bf16.ok()) << single_bf16.status();
-  const std::string pair_bf16 = (TestRoot() / "run-dp-bf16").string();
-  expect_exits(run_ranks(pair_bf16, {"DISTILL_TRAIN_DP_DTYPE=bfloat16"}), 0);
-  const std::vector<double> bf16_losses = losses_in(pair_bf16);
-  ASSERT_EQ(bf16_losses.size(), single_bf16->metrics.size());
-  for (size_t i = 0; i < bf16_losses.size(); ++i)
-    EXPECT_NEAR(bf16_losses[i], single_bf16->metrics[i].loss, 0.02 * single_bf16->metrics[i].loss) << i + 1;
+  for (const bool unsharded : {false, true}) {
+    SCOPED_TRACE(unsharded ? "bf16 unsharded" : "bf16 sharded");
+    const std::string pair_bf16 = (TestRoot() / (unsharded ? "run-dp-bf16-unsharded" : "run-dp-bf16")).string();
+    std::vector<std::string> env = {"DISTILL_TRAIN_DP_DTYPE=bfloat16"};
+    if (unsharded) env.push_back("DISTILL_TRAIN_DP_UNSHARDED=1");
+    expect_exits(run_ranks(pair_bf16, env), 0);
+    const std::vector<double> bf16_losses = losses_in(pair_bf16), bf16_norms = grad_norms(pair_bf16);
+    ASSERT_EQ(bf16_losses.size(), single_bf16->metrics.size());
+    ASSERT_EQ(bf16_norms.size(), single_bf16->metrics.size());
+    for (size_t i = 0; i < bf16_losses.size(); ++i) {
+      EXPECT_EQ(bf16_losses[i], single_bf16->metrics[i].loss) << "step " << i + 1;
+      EXPECT_EQ(bf16_norms[i], single_bf16->metrics[i].grad_norm) << "step " << i + 1;
+    }
+    EXPECT_EQ(MaxDiff(Weights(single_bf16->last_checkpoint), Weights(*LatestCheckpoint(pair_bf16))), 0.0);
+  }
 }
 
 // Property: the same loop on a CUDA device gives the CPU's losses and weights in fp32 (here with per-layer
