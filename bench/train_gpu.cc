@@ -4,7 +4,8 @@
 // (8192: long-tailed documents, prompt tokens masked out, as `distill build` packs reasoning traces) go through:
 //   ours: trainer::Hidden (attention confined to each document) → MaskedLossSum (chunked LM head on mask-1
 //         positions) → backward → ClipGradNorm → AdamW, bf16 autocast over fp32 master weights (CUDA), as
-//         trainer/train.cc runs a step; once plain, once with per-layer activation checkpointing;
+//         trainer/train.cc runs a step; once plain, once with per-layer activation checkpointing, and once with
+//         checkpointing and bf16 weights stepped through fp32 master copies (train.dtype=bfloat16);
 //   peer: bench/train_gpu_peer.py — transformers' Qwen2ForCausalLM from the same safetensors (sdpa attention,
 //         packed documents from position_ids, labels loss), torch.autocast bf16, torch.optim.AdamW, clipping;
 //         once plain, once with gradient_checkpointing_enable().
@@ -117,12 +118,17 @@ void Synchronize(torch::Device device) {
   if (device.is_cuda()) torch::cuda::synchronize();
 }
 
-// Our steps, from the saved weights, as trainer/train.cc runs them (one micro-batch, constant learning rate).
+std::string OursName(bool recompute, bool bf16_weights) {
+  return bf16_weights ? "ours, bf16 weights, recompute" : recompute ? "ours, recompute" : "ours";
+}
+
+// Our steps, from the saved weights, as trainer/train.cc runs them (one micro-batch, constant learning rate); with
+// bf16_weights, train.dtype=bfloat16 on one rank: bf16 weights, no autocast, AdamW on fp32 masters.
 Result RunOursSteps(const Options& o, const fs::path& model_dir, const PackedRow& row, torch::Device device,
-                    bool recompute) {
+                    bool recompute, bool bf16_weights) {
   Result r;
-  r.name = recompute ? "ours, recompute" : "ours";
-  auto model_or = trainer::LoadModel(model_dir.string(), device, torch::kFloat32);
+  r.name = OursName(recompute, bf16_weights);
+  auto model_or = trainer::LoadModel(model_dir.string(), device, bf16_weights ? torch::kBFloat16 : torch::kFloat32);
   if (!model_or.ok()) {
     r.error = std::string(model_or.status().message());
     return r;
@@ -143,10 +149,11 @@ Result RunOursSteps(const Options& o, const fs::path& model_dir, const PackedRow
   const double denominator = std::max(1.0, micro.mask.sum().item<double>());
 
   trainer::NamedTensors named;
-  std::vector<torch::Tensor> params;
+  std::vector<torch::Tensor> params, stepped;
   for (const auto& item : model.named_parameters()) {
-    named.emplace_back(item.key(), item.value());
     params.push_back(item.value());
+    stepped.push_back(bf16_weights ? item.value().detach().to(torch::kFloat32).set_requires_grad(true) : item.value());
+    named.emplace_back(item.key(), stepped.back());
   }
   const trainer::AdamWOptions adam{1e-5, 0.9, 0.95, 1e-8, 1e-4};
   auto optimizer = trainer::MakeAdamW(named, adam);
@@ -154,7 +161,7 @@ Result RunOursSteps(const Options& o, const fs::path& model_dir, const PackedRow
     r.error = std::string(optimizer.status().message());
     return r;
   }
-  if (!recompute) {
+  if (!recompute && !bf16_weights) {
     torch::NoGradGuard no_grad;
     r.fp32_loss = trainer::MaskedLossSum(model, trainer::Hidden(model, micro.ids, micro.positions, micro.cu_seqlens),
                                          micro.targets, micro.mask).sum.item<double>() / denominator;
@@ -164,10 +171,21 @@ Result RunOursSteps(const Options& o, const fs::path& model_dir, const PackedRow
   for (int64_t step = 0; step < o.steps; ++step) {
     const auto started = Clock::now();
     (*optimizer)->zero_grad();
-    r.losses.push_back(trainer::AccumulateGradients(model, micro, denominator, recompute, device.is_cuda()) /
-                       denominator);
-    trainer::ClipGradNorm(params, 1.0);
+    r.losses.push_back(
+        trainer::AccumulateGradients(model, micro, denominator, recompute, device.is_cuda() && !bf16_weights) /
+        denominator);
+    if (bf16_weights) {  // one micro-batch on one rank: the fold is a cast (DataParallel's, without the reduce)
+      for (size_t i = 0; i < params.size(); ++i) {
+        stepped[i].mutable_grad() = params[i].grad().to(torch::kFloat32);
+        params[i].mutable_grad() = torch::Tensor();
+      }
+    }
+    trainer::ClipGradNorm(stepped, 1.0);
     (*optimizer)->step();
+    if (bf16_weights) {
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < params.size(); ++i) params[i].copy_(stepped[i]);
+    }
     Synchronize(device);
     r.step_seconds.push_back(std::chrono::duration<double>(Clock::now() - started).count());
   }
@@ -177,12 +195,12 @@ Result RunOursSteps(const Options& o, const fs::path& model_dir, const PackedRow
 
 // RunOursSteps, with a LibTorch error (out of memory at long rows, say) reported as this run's failure.
 Result RunOurs(const Options& o, const fs::path& model_dir, const PackedRow& row, torch::Device device,
-               bool recompute) {
+               bool recompute, bool bf16_weights = false) {
   try {
-    return RunOursSteps(o, model_dir, row, device, recompute);
+    return RunOursSteps(o, model_dir, row, device, recompute, bf16_weights);
   } catch (const std::exception& e) {
     Result r;
-    r.name = recompute ? "ours, recompute" : "ours";
+    r.name = OursName(recompute, bf16_weights);
     const std::string what = e.what();
     r.error = what.substr(0, what.find('\n'));
     return r;
@@ -268,9 +286,9 @@ int Run(const Options& o) {
               static_cast<long long>(o.steps), cuda ? "bf16 autocast" : "fp32", device.str().c_str());
   std::fflush(stdout);
 
-  std::vector<Result> results;
-  for (bool recompute : {false, true}) {
-    results.push_back(RunOurs(o, dir / "model", row, device, recompute));
+  std::vector<Result> results;  // ours plain, recompute, bf16 weights + recompute; then the peer's two
+  for (const auto& [recompute, bf16_weights] : {std::pair{false, false}, {true, false}, {true, true}}) {
+    results.push_back(RunOurs(o, dir / "model", row, device, recompute, bf16_weights));
     trainer::ReleaseCachedMemory(device);  // the peer process needs the device memory our cache holds
   }
   if (o.peer) {
@@ -290,9 +308,9 @@ int Run(const Options& o) {
                 100.0 * tps * flops_per_token / (o.peak_tflops * 1e12), r.peak_mb, r.losses.at(0));
     std::fflush(stdout);
   }
-  if (results.size() == 4 && rc == 0) {
-    for (size_t k = 0; k < 2; ++k) {
-      const Result &ours = results[k], &peer = results[k + 2];
+  if (results.size() == 5 && rc == 0) {
+    for (const auto& [k, p] : {std::pair<size_t, size_t>{0, 3}, {1, 4}, {2, 4}}) {
+      const Result &ours = results[k], &peer = results[p];
       const double d = std::abs(ours.losses[0] - peer.losses[0]);
       const bool agree = d <= 0.01 * std::abs(peer.losses[0]);  // bf16 matmuls on both sides
       std::printf("%s / %s: %.2fx tokens/s, %.2fx peak memory; step-1 loss |difference| %.2e (%s)\n",
@@ -300,10 +318,10 @@ int Run(const Options& o) {
                   ours.peak_mb / peer.peak_mb, d, agree ? "agree" : "DISAGREE");
       if (!agree) rc = 1;
     }
-    const double fp32 = std::abs(results[0].fp32_loss - results[2].fp32_loss);
-    const bool fp32_agree = fp32 <= 1e-4 * std::abs(results[2].fp32_loss);
+    const double fp32 = std::abs(results[0].fp32_loss - results[3].fp32_loss);
+    const bool fp32_agree = fp32 <= 1e-4 * std::abs(results[3].fp32_loss);
     std::printf("fp32 loss before training: ours %.7f, transformers %.7f, |difference| %.2e (%s)\n",
-                results[0].fp32_loss, results[2].fp32_loss, fp32, fp32_agree ? "agree" : "DISAGREE");
+                results[0].fp32_loss, results[3].fp32_loss, fp32, fp32_agree ? "agree" : "DISAGREE");
     if (!fp32_agree) rc = 1;
     std::fflush(stdout);
   }

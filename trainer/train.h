@@ -66,7 +66,12 @@ struct TrainOptions {
   // parameter are divided among the ranks, the traffic stays an all-reduce's, and the weights stay bit-identical
   // to an unsharded run. Checkpoints hold one optimizer file per rank.
   bool shard_optimizer = true;
-  std::string dtype = "auto";    // auto (bf16 autocast on CUDA, fp32 on CPU) | float32 | bfloat16
+  // auto: fp32 weights, bf16 autocast on CUDA (HF Trainer's bf16: true) and fp32 on CPU. float32: fp32 throughout.
+  // bfloat16: bf16 weights and compute on any device; the optimizer steps fp32 master copies (sharded with its
+  // state) and sums gradients into them in fp32 after every micro-batch (DeepSpeed's and Megatron's bf16); LoRA's
+  // adapters stay fp32 on the bf16 base. Per parameter 2 + 2 bytes plus 16 divided among the ranks, against
+  // autocast's 4 + 4 + 2 plus 8 divided: less from two ranks on.
+  std::string dtype = "auto";
   std::string device = "auto";   // auto | cpu | cuda | cuda:N (LOCAL_RANK picks the GPU under a launcher)
   uint64_t seed = 42;
   int threads = 0;               // intra-op threads on CPU (0 = LibTorch's default); OpenBLAS: ConfigureCpuThreads

@@ -518,8 +518,9 @@ double MeanAbsDiff(const std::vector<torch::Tensor>& a, const std::vector<torch:
 
 // Property: with bf16 weights (train.dtype=bfloat16) the optimizer steps fp32 master copies. At lr 2e-5, below
 // half a bf16 ulp of most weights, the weights still move as an fp32 run's do (steps applied to the bf16 weights
-// themselves would round away for most of them). The checkpoint holds bf16 weights; LoRA on a bf16 base trains fp32
-// adapters; a bf16 checkpoint saved without masters (an older distill) is refused on --resume.
+// themselves would round away for most of them). The checkpoint holds bf16 weights; activation checkpointing
+// changes nothing; LoRA on a bf16 base trains fp32 adapters; a bf16 checkpoint saved without masters (an older
+// distill) is refused on --resume.
 TEST(Train, Bf16WeightsTrainThroughFp32Masters) {
   // A base of bf16 numbers, so the fp32 and the bf16 runs start from the same weights.
   const fs::path base = TestRoot() / "base-bf16";
@@ -560,6 +561,15 @@ TEST(Train, Bf16WeightsTrainThroughFp32Masters) {
   auto saved = hf::SafetensorsFile::Open((fs::path(b->last_checkpoint) / "model.safetensors").string());
   ASSERT_TRUE(saved.ok()) << saved.status();
   for (const auto& view : (*saved)->tensors()) EXPECT_EQ(view.dtype, hf::DType::kBF16) << view.name;
+
+  // Activation checkpointing recomputes the same bf16 layers: the same losses and weights.
+  TrainOptions recomputed = bf16;
+  recomputed.out = (TestRoot() / "run-bf16-recompute").string();
+  recomputed.recompute = true;
+  auto r = Train(recomputed);
+  ASSERT_TRUE(r.ok()) << r.status();
+  for (size_t i = 0; i < r->metrics.size(); ++i) EXPECT_EQ(r->metrics[i].loss, b->metrics[i].loss) << i + 1;
+  EXPECT_EQ(MaxDiff(Weights(r->last_checkpoint), bf16_end), 0.0);
 
   // LoRA on the bf16 base: the adapters are fp32 (PEFT's autocast_adapter_dtype) and saved so.
   TrainOptions lora = bf16;

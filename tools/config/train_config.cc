@@ -63,7 +63,7 @@ Schema TrainSchema() {
   e.push_back(Key("train.shard_optimizer", ValueType::kBool, true,
                   "with several ranks, each keeps the AdamW state of its share of the parameters (ZeRO stage 1)"));
   e.push_back(EnumKey("train.dtype", {"auto", "float32", "bfloat16"}, "auto",
-                      "auto: bf16 autocast on CUDA, fp32 on CPU"));
+                      "auto: bf16 autocast on CUDA, fp32 on CPU; bfloat16: bf16 weights, fp32 master copies"));
   e.push_back(Key("train.device", ValueType::kString, std::string("auto"), "auto | cpu | cuda | cuda:N"));
   e.push_back(Key("train.seed", ValueType::kInt, int64_t{42}, "seed of every random choice"));
   e.push_back(Key("train.threads", ValueType::kInt, int64_t{0}, "CPU intra-op threads (0 = LibTorch's default)",
