@@ -32,9 +32,9 @@ struct LoraOptions {
 };
 
 // Attaches an adapter to every targeted Linear, on its weight's device, in fp32 (fp64 on an fp64 base; add LoRA
-// after placing the model), and freezes every base parameter (requires_grad false). lora_A comes from a CPU generator seeded with
-// options.seed, so the init is device independent. InvalidArgument for bad options or no matching module;
-// FailedPrecondition when the model already has adapters.
+// after placing the model), and freezes every base parameter (requires_grad false). lora_A comes from a CPU
+// generator seeded with options.seed, so the init is device independent. InvalidArgument for bad options or no
+// matching module; FailedPrecondition when the model already has adapters.
 absl::Status AddLora(Model& model, const LoraOptions& options);
 
 // The parameters to optimise: every adapter's A and B plus any base parameter that still requires grad, with

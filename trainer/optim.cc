@@ -190,10 +190,6 @@ absl::Status CheckMomentShapes(const torch::optim::Optimizer& optimizer) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
-namespace {
-
 // The optimizer's parameters in group order (the order torch's save and load pair moments by).
 std::vector<torch::Tensor> OptimizerParams(const torch::optim::Optimizer& optimizer) {
   std::vector<torch::Tensor> params;
