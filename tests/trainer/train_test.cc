@@ -877,7 +877,8 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
 
 // Property: the same loop on a CUDA device gives the CPU's losses and weights in fp32 (here with per-layer
 // recompute, which must not change them); under bf16 autocast, the CUDA default, the losses stay within bf16
-// rounding of fp32 and still fall, and the metrics report device memory. Skips without CUDA (CI has none).
+// rounding of fp32 and still fall, and the metrics report device memory; bf16 weights with fp32 masters follow
+// the CPU's within bf16 rounding. Skips without CUDA (CI has none).
 TEST(Train, CudaRunMatchesCpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const std::string base = MakeBase("base-cuda"), shards = MakeShards("shards-cuda", 8, 48, 2);
@@ -911,6 +912,25 @@ TEST(Train, CudaRunMatchesCpu) {
   const double diff = MaxDiff(Weights(a->last_checkpoint), Weights(b->last_checkpoint));
   std::printf("largest weight difference cpu vs cuda fp32 after 12 steps: %.3g\n", diff);
   EXPECT_LT(diff, 1e-2);
+
+  // bf16 weights through fp32 masters on CUDA (train.dtype=bfloat16, no autocast): the CPU's bf16 run within bf16
+  // rounding, step by step, and learning.
+  TrainOptions cpu_bf16 = cpu, cuda_bf16 = cpu;
+  cpu_bf16.out = (TestRoot() / "run-cuda-cpu-bf16").string();
+  cpu_bf16.dtype = "bfloat16";
+  cuda_bf16.out = (TestRoot() / "run-cuda-bf16-weights").string();
+  cuda_bf16.dtype = "bfloat16";
+  cuda_bf16.device = "cuda";
+  auto d = Train(cpu_bf16), e = Train(cuda_bf16);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_EQ(d->metrics.size(), e->metrics.size());
+  for (size_t i = 0; i < d->metrics.size(); ++i) {
+    std::printf("step %zu: bf16 weights cpu %.6f cuda %.6f\n", i + 1, d->metrics[i].loss, e->metrics[i].loss);
+    EXPECT_NEAR(e->metrics[i].loss, d->metrics[i].loss, 0.03 * d->metrics[i].loss) << "step " << i + 1;
+    EXPECT_NEAR(e->metrics[i].loss, b->metrics[i].loss, 0.05 * b->metrics[i].loss) << "step " << i + 1;
+  }
+  EXPECT_LT(e->metrics.back().loss, e->metrics.front().loss);
 }
 
 }  // namespace
