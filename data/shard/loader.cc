@@ -165,17 +165,24 @@ absl::Status Loader::Restore(const nlohmann::json& c) {
         absl::StrCat("loader cursor: saved with ", what, " ", saved, ", this loader has ", now));
   };
   if (static_cast<uint64_t>(seed) != options_.seed) return differs("seed", seed, static_cast<int64_t>(options_.seed));
-  if (world != options_.world_size) return differs("world_size", world, options_.world_size);
-  if (batch != options_.batch_size) return differs("batch_size", batch, options_.batch_size);
   const auto num_rows = static_cast<int64_t>(set_->num_rows());
   if (rows != num_rows) return differs("rows", rows, num_rows);
   if (shuffle != options_.shuffle) return absl::FailedPreconditionError("loader cursor: shuffle setting differs");
-  if (epoch < 0 || position < 0 || position > rows_per_rank_) {
-    return absl::InvalidArgumentError(absl::StrCat("loader cursor: epoch ", epoch, " position ", position,
-                                                   " out of range (", rows_per_rank_, " rows per rank)"));
+  if (world < 1 || batch < 1 || epoch < 0 || position < 0 || position > rows / world) {
+    return absl::InvalidArgumentError(absl::StrCat("loader cursor: epoch ", epoch, " position ", position, " of ",
+                                                   world, " ranks with batch size ", batch, " out of range (",
+                                                   rows, " rows)"));
+  }
+  // The saved ranks took the epoch's first position·world rows; this loader's ranks split them evenly or not at all.
+  const int64_t taken = position * world;
+  if (taken % options_.world_size != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "loader cursor: ", world, " ranks stopped after ", taken, " rows of epoch ", epoch, ", which ",
+        options_.world_size, " ranks cannot share evenly"));
   }
   cursor_.epoch = epoch;
-  cursor_.position = position;
+  // Past this loader's rows of the epoch (those it drops to even the ranks out), the next batch starts the next.
+  cursor_.position = std::min(taken / options_.world_size, rows_per_rank_);
   return absl::OkStatus();
 }
 

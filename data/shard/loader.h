@@ -30,8 +30,10 @@ struct LoaderOptions {
 };
 
 // Where a loader stands: the next batch comes from `epoch`, starting at entry `position` of this rank's rows.
-// It is the same on every rank. The JSON form also records the seed, world size, batch size and row count, and
-// Restore refuses a cursor whose values differ from the loader's.
+// It is the same on every rank. The JSON form also records the seed, world size, batch size and row count.
+// Restore refuses a cursor of another seed, row count or shuffle setting; one saved by another number of ranks
+// continues where they stood in the epoch (rank r's entries are the epoch's rows r, r+W, …, so W ranks at
+// position p have taken its first p·W rows), when the new number of ranks divides p·W.
 struct Cursor {
   int64_t epoch = 0;
   int64_t position = 0;

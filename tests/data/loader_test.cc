@@ -130,6 +130,54 @@ TEST(Loader, ResumeFromCursorYieldsTheRemainingBatches) {
   EXPECT_FALSE(other->Restore(json::parse(saved)).ok());
 }
 
+// Property: a cursor saved by 2 ranks resumes on 1, 3 or 4 ranks (any batch size) where they stood: the rows the 2
+// ranks took before the save and the rows the new ranks take for the rest of the epoch are the epoch's rows in
+// order, none twice; 5 ranks cannot split the 12 rows taken and are refused, naming the numbers.
+TEST(Loader, CursorOfOtherRanksContinuesTheEpoch) {
+  const std::string dir = MakeFolder("reshape", 40, 8);
+  auto set = ShardSet::Open(dir, "train");
+  ASSERT_TRUE(set.ok());
+  auto whole = Loader::Create(**set, {.seed = 5});
+  ASSERT_TRUE(whole.ok());
+  const std::vector<int64_t> epoch_rows = whole->EpochRows(0);  // one rank: the epoch's order itself
+  std::vector<int64_t> taken(12);
+  json saved;
+  for (int rank = 0; rank < 2; ++rank) {
+    auto loader = Loader::Create(**set, {.seed = 5, .rank = rank, .world_size = 2, .batch_size = 2});
+    ASSERT_TRUE(loader.ok());
+    for (int b = 0; b < 3; ++b) {
+      const Batch batch = loader->Next();
+      for (int i = 0; i < batch.rows; ++i) taken[static_cast<size_t>(rank + 2 * (2 * b + i))] = batch.row_indices[i];
+    }
+    saved = loader->CursorJson();
+  }
+  EXPECT_EQ(taken, std::vector<int64_t>(epoch_rows.begin(), epoch_rows.begin() + 12));
+  for (int world : {1, 3, 4}) {
+    SCOPED_TRACE(world);
+    std::vector<int64_t> rest(epoch_rows.size(), -1);
+    int64_t per_rank = 0;
+    for (int rank = 0; rank < world; ++rank) {
+      auto loader = Loader::Create(**set, {.seed = 5, .rank = rank, .world_size = world, .batch_size = 3});
+      ASSERT_TRUE(loader.ok());
+      ASSERT_TRUE(loader->Restore(saved).ok());
+      per_rank = loader->rows_per_rank();
+      for (int64_t k = 12 / world; k < per_rank;) {
+        const Batch batch = loader->Next();
+        EXPECT_EQ(batch.epoch, 0);
+        for (int i = 0; i < batch.rows; ++i, ++k) rest[static_cast<size_t>(rank + world * k)] = batch.row_indices[i];
+      }
+      EXPECT_EQ(loader->Next().epoch, 1);
+    }
+    for (int64_t i = 12; i < per_rank * world; ++i)
+      EXPECT_EQ(rest[static_cast<size_t>(i)], epoch_rows[static_cast<size_t>(i)]) << i;
+  }
+  auto five = Loader::Create(**set, {.seed = 5, .rank = 0, .world_size = 5, .batch_size = 2});
+  ASSERT_TRUE(five.ok());
+  const absl::Status refused = five->Restore(saved);
+  EXPECT_EQ(refused.message(), "loader cursor: 2 ranks stopped after 12 rows of epoch 0, which 5 ranks cannot share "
+                               "evenly");
+}
+
 // Property: W ranks see disjoint rows each epoch, equally many, covering all rows but the rows % W dropped ones.
 TEST(Loader, RanksSeeDisjointRowsCoveringAll) {
   const std::string dir = MakeFolder("ranks", 41, 8);
