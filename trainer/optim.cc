@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <numbers>
+#include <optional>
 #include <sstream>
 #include <tuple>
 #include <type_traits>
@@ -267,6 +268,55 @@ absl::StatusOr<int64_t> LoadOptimizerState(torch::optim::Optimizer& optimizer, c
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": cannot load optimizer state: ", e.what()));
   }
+}
+
+absl::StatusOr<int64_t> LoadResplitOptimizerState(torch::optim::Optimizer& optimizer, const NamedTensors& named,
+                                                  const std::vector<torch::Tensor>& stepped,
+                                                  const std::vector<SavedOptimizerShare>& files,
+                                                  const AdamWOptions& options, bool with_weights) {
+  using StateMap = std::decay_t<decltype(optimizer.state())>;
+  if (stepped.size() != named.size()) return absl::InvalidArgumentError("one stepped tensor per named tensor");
+  std::optional<int64_t> step;
+  for (const SavedOptimizerShare& file : files) {
+    // An optimizer like the one that saved the file, over stand-ins of its tensors' shapes.
+    NamedTensors saved_over;
+    std::map<const void*, size_t> index_of;
+    for (size_t i : file.indices) {
+      if (i >= named.size()) return absl::InvalidArgumentError(absl::StrCat(file.path, ": index ", i, " out of range"));
+      const torch::Tensor& t = named[i].second;
+      torch::Tensor stand_in = torch::zeros(t.sizes(), at::promote_types(t.scalar_type(), torch::kFloat));
+      index_of[stand_in.unsafeGetTensorImpl()] = i;
+      saved_over.emplace_back(named[i].first, stand_in.set_requires_grad(true));
+    }
+    auto reader = MakeAdamW(saved_over, options);
+    if (!reader.ok()) return absl::Status(reader.status().code(), absl::StrCat(file.path, ": ", reader.status().message()));
+    auto file_step = LoadOptimizerState(**reader, file.path, with_weights);
+    if (!file_step.ok()) return file_step.status();
+    if (step && *step != *file_step) {
+      return absl::DataLossError(absl::StrCat(file.path, ": holds step ", *file_step, ", ", files.front().path,
+                                              " step ", *step));
+    }
+    step = *file_step;
+    torch::NoGradGuard no_grad;
+    for (const auto& group : (*reader)->param_groups()) {
+      for (const auto& p : group.params()) {
+        const torch::Tensor& mine = stepped[index_of.at(p.unsafeGetTensorImpl())];
+        if (!mine.defined()) continue;  // another rank's
+        if (with_weights) mine.copy_(p);
+        const auto found = (*reader)->state().find(StateKey<StateMap>(p));
+        if (found == (*reader)->state().end()) continue;  // never stepped: no state yet
+        const auto& saved = static_cast<const torch::optim::AdamWParamState&>(*found->second);
+        auto state = std::make_unique<torch::optim::AdamWParamState>();
+        state->step(saved.step());
+        state->exp_avg(saved.exp_avg().to(mine.device()));
+        state->exp_avg_sq(saved.exp_avg_sq().to(mine.device()));
+        if (saved.max_exp_avg_sq().defined()) state->max_exp_avg_sq(saved.max_exp_avg_sq().to(mine.device()));
+        optimizer.state()[StateKey<StateMap>(mine)] = std::move(state);
+      }
+    }
+  }
+  if (!step) return absl::InvalidArgumentError("no optimizer file to restore from");
+  return *step;
 }
 
 }  // namespace distill::trainer

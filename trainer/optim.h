@@ -100,4 +100,20 @@ absl::Status SaveOptimizerState(const torch::optim::Optimizer& optimizer, int64_
 absl::StatusOr<int64_t> LoadOptimizerState(torch::optim::Optimizer& optimizer, const std::string& path,
                                            bool with_weights = false);
 
+// A file SaveOptimizerState wrote for an optimizer over some of a run's trainable tensors: `indices` into the run's
+// full list (NamedTensors given to the loader below), in the order that optimizer was built over them.
+struct SavedOptimizerShare {
+  std::string path;
+  std::vector<size_t> indices;
+};
+// Restores AdamW state saved over another split of the same tensors (another number of ranks, or a whole
+// optimizer.pt into a sharded optimizer and back) into `optimizer`, built by MakeAdamW with `options` over the
+// defined entries of `stepped` (one per entry of `named`, undefined for another rank's tensors). Each file is read
+// whole onto the CPU, one at a time; this optimizer's tensors take their moments and step counts, and with
+// `with_weights` their values. Returns the step the files agree on. Errors name the file.
+absl::StatusOr<int64_t> LoadResplitOptimizerState(torch::optim::Optimizer& optimizer, const NamedTensors& named,
+                                                  const std::vector<torch::Tensor>& stepped,
+                                                  const std::vector<SavedOptimizerShare>& files,
+                                                  const AdamWOptions& options, bool with_weights);
+
 }  // namespace distill::trainer

@@ -341,7 +341,8 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   report.total_steps = total_steps;
   int64_t start_step = 0;
   if (o.resume) {
-    auto resumed = ResumeFromLatest(run, o, identity, total_steps, *model, **optimizer, *loader, lora, **dp);
+    const OptimizerLayout layout{named, stepped, adam};
+    auto resumed = ResumeFromLatest(run, o, identity, total_steps, *model, **optimizer, layout, *loader, lora, **dp);
     if (!resumed.ok()) return resumed.status();
     start_step = resumed->step;
     report.metrics = std::move(resumed->metrics);

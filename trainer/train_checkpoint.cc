@@ -97,6 +97,11 @@ int OptimizerShards(const TrainOptions& options, const DataParallel& dp) {
   return options.shard_optimizer ? dp.world_size() : 1;
 }
 
+// Shard rows per optimizer step over all ranks.
+int64_t GlobalBatchRows(const TrainOptions& options, const DataParallel& dp) {
+  return dp.world_size() * options.micro_batch_rows * options.grad_accum;
+}
+
 std::string OptimizerFileName(int rank, int shards) {
   return shards == 1 ? "optimizer.pt" : absl::StrCat("optimizer-rank", rank, "-of-", shards, ".pt");
 }
@@ -147,8 +152,10 @@ absl::Status CheckState(const json& state, const fs::path& path, int64_t folder_
     if (state.contains(key) && !state[key].is_string()) return bad(absl::StrCat("\"", key, "\" is not a string"));
   if (state.contains("master_weights") && !state["master_weights"].is_boolean())
     return bad("\"master_weights\" is not true or false");
-  if (state.contains("optimizer_shards") && !state["optimizer_shards"].is_number_integer())
-    return bad("\"optimizer_shards\" is not an integer");
+  for (const char* key : {"optimizer_shards", "global_batch_rows"}) {
+    if (state.contains(key) && (!state[key].is_number_integer() || state[key].get<int64_t>() < 1))
+      return bad(absl::StrCat("\"", key, "\" is not a positive integer"));
+  }
   return absl::OkStatus();
 }
 
@@ -308,6 +315,7 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
                     {"mode", options.mode},
                     {"cursor", loader.CursorJson()},
                     {"optimizer_shards", shards},
+                    {"global_batch_rows", GlobalBatchRows(options, dp)},
                     {"param_dtype", identity.param_dtype},
                     {"master_weights", identity.master_weights},
                     {"base_model", identity.base_model},
@@ -335,8 +343,8 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
 
 absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options,
                                          const RunIdentity& identity, int64_t total_steps, Model& model,
-                                         torch::optim::Optimizer& optimizer, shard::Loader& loader,
-                                         const LoraOptions& lora, const DataParallel& dp) {
+                                         torch::optim::Optimizer& optimizer, const OptimizerLayout& layout,
+                                         shard::Loader& loader, const LoraOptions& lora, const DataParallel& dp) {
   auto latest = LatestCheckpoint(run.dir);
   if (!latest)
     return absl::NotFoundError(absl::StrCat(run.dir, ": no complete checkpoint to resume from (the run stopped "
@@ -364,19 +372,28 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
     return absl::FailedPreconditionError(absl::StrCat(
         dir.string(), ": its bf16 weights were trained without fp32 master copies (an older distill), so its "
                       "optimizer state does not fit this run; start over with --overwrite"));
+  // Another number of ranks continues the same run only with the same rows per step.
+  const auto cursor_int = [&](const char* key, int64_t fallback) {  // loader.Restore names a malformed one below
+    const json& field = (*state)["cursor"].value(key, json(fallback));
+    return field.is_number_integer() ? field.get<int64_t>() : fallback;
+  };
+  const int64_t saved_world = cursor_int("world_size", dp.world_size());
+  const int64_t saved_micro_rows = cursor_int("batch_size", options.micro_batch_rows);
+  const int64_t global_rows = GlobalBatchRows(options, dp);
+  if (state->contains("global_batch_rows") && (*state)["global_batch_rows"].get<int64_t>() != global_rows) {
+    const int64_t saved_rows = (*state)["global_batch_rows"].get<int64_t>();
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir.string(), ": trained with ", saved_rows, " rows per step (ranks × micro_batch_rows × grad_accum = ",
+        saved_world, " × ", saved_micro_rows, " × ", saved_rows / std::max<int64_t>(1, saved_world * saved_micro_rows),
+        "), this run has ", global_rows, " (", dp.world_size(), " × ", options.micro_batch_rows, " × ",
+        options.grad_accum, "); set train.micro_batch_rows and train.grad_accum so that the product is ", saved_rows));
+  }
+  if (!state->contains("global_batch_rows") && saved_world != dp.world_size())
+    return absl::FailedPreconditionError(absl::StrCat(dir.string(), ": saved by ", saved_world,
+                                                      " ranks without its global batch (an older distill); resume "
+                                                      "it with ", saved_world, " ranks"));
   const int shards = OptimizerShards(options, dp);
   const int64_t saved_shards = (*state).value("optimizer_shards", int64_t{1});
-  if (saved_shards != shards) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        dir.string(), ": its optimizer state is ",
-        saved_shards == 1 ? std::string("whole (optimizer.pt)")
-                          : absl::StrCat("in ", saved_shards, " shards (train.shard_optimizer over ", saved_shards,
-                                         " ranks)"),
-        ", this run would ", shards == 1 ? std::string("keep it whole") : absl::StrCat("shard it over ", shards),
-        "; resume with ",
-        saved_shards == 1 ? std::string("train.shard_optimizer=false, or a single rank")
-                          : absl::StrCat(saved_shards, " ranks and train.shard_optimizer=true")));
-  }
   if (options.mode == "lora") {
     const std::string saved_base = state->value("base_fingerprint", identity.base_fingerprint);
     if (saved_base != identity.base_fingerprint)
@@ -392,8 +409,24 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
     if (!checkpoint.ok()) return checkpoint.status();
     if (auto s = LoadWeights(model, **checkpoint); !s.ok()) return s;
   }
-  const fs::path optimizer_path = dir / OptimizerFileName(dp.rank(), shards);
-  auto optimizer_step = LoadOptimizerState(optimizer, optimizer_path.string(), identity.master_weights);
+  // The same split (then the same ranks when sharded) reads this rank's file; another reads them all.
+  const fs::path optimizer_path = dir / OptimizerFileName(saved_shards == shards ? dp.rank() : 0,
+                                                          static_cast<int>(saved_shards));
+  absl::StatusOr<int64_t> optimizer_step;
+  if (saved_shards == shards) {
+    optimizer_step = LoadOptimizerState(optimizer, optimizer_path.string(), identity.master_weights);
+  } else {
+    std::vector<torch::Tensor> tensors;
+    for (const auto& [name, t] : layout.named) tensors.push_back(t);
+    const std::vector<int> owners = saved_shards == 1 ? std::vector<int>(tensors.size(), 0)
+                                                      : OptimizerShardOwners(tensors, static_cast<int>(saved_shards));
+    std::vector<SavedOptimizerShare> files(static_cast<size_t>(saved_shards));
+    for (int s = 0; s < saved_shards; ++s)
+      files[static_cast<size_t>(s)].path = (dir / OptimizerFileName(s, static_cast<int>(saved_shards))).string();
+    for (size_t i = 0; i < owners.size(); ++i) files[static_cast<size_t>(owners[i])].indices.push_back(i);
+    optimizer_step = LoadResplitOptimizerState(optimizer, layout.named, layout.stepped, files, layout.adam,
+                                               identity.master_weights);
+  }
   if (!optimizer_step.ok()) return optimizer_step.status();
   if (*optimizer_step != step) {
     return absl::DataLossError(absl::StrCat(optimizer_path.string(), ": holds step ", *optimizer_step,

@@ -17,6 +17,7 @@
 #include "trainer/hf/safetensors.h"
 #include "trainer/lora.h"
 #include "trainer/model.h"
+#include "trainer/optim.h"
 #include "trainer/train.h"
 
 namespace distill::trainer {
@@ -81,18 +82,28 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
                                            const torch::optim::Optimizer& optimizer, const shard::Loader& loader,
                                            const LoraOptions& lora, int64_t step, DataParallel& dp);
 
+// This rank's optimizer over the run's trainable tensors, for restoring state saved by another number of ranks.
+struct OptimizerLayout {
+  NamedTensors named;                  // every trainable tensor, in MakeAdamW's input order
+  std::vector<torch::Tensor> stepped;  // what this rank's optimizer steps for each (undefined: another rank's)
+  AdamWOptions adam;                   // what it was built with
+};
+
 struct Resumed {
   int64_t step = 0;
   std::vector<StepMetrics> metrics;  // of steps 1..step, as logged
 };
 // Restores weights (or adapters), optimizer (this rank's share when sharded) and loader cursor from the latest
 // complete checkpoint and cuts metrics.jsonl back to its step (a killed run may have logged steps after it).
-// NotFound when there is none. FailedPrecondition, before anything is restored or cut, when the checkpoint does not
-// fit this run: its step past `total_steps`, another mode or parameter dtype, an optimizer state sharded otherwise,
-// or (LoRA) adapters of another shape or trained on other base weights.
+// Another number of ranks may resume it when the global batch (ranks × micro_batch_rows × grad_accum) is the same
+// and they can split the rows of the epoch taken so far: the optimizer state is then read from every saved file and
+// split anew (LoadResplitOptimizerState), whole or sharded. NotFound when there is no checkpoint.
+// FailedPrecondition, before anything is restored or cut, when it does not fit this run: its step past
+// `total_steps`, another mode or parameter dtype, another global batch, or (LoRA) adapters of another shape or
+// trained on other base weights.
 absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options,
                                          const RunIdentity& identity, int64_t total_steps, Model& model,
-                                         torch::optim::Optimizer& optimizer, shard::Loader& loader,
-                                         const LoraOptions& lora, const DataParallel& dp);
+                                         torch::optim::Optimizer& optimizer, const OptimizerLayout& layout,
+                                         shard::Loader& loader, const LoraOptions& lora, const DataParallel& dp);
 
 }  // namespace distill::trainer

@@ -601,7 +601,8 @@ TEST(Train, Bf16WeightsTrainThroughFp32Masters) {
 
 // Property: --resume refuses, before any step and with the way on named, a checkpoint the run does not fit: a LoRA
 // run resumed with another lora.alpha or use_rslora (its adapters would be saved under a scale they were not
-// trained with), on other base weights, with another parameter dtype, or with max_steps below its step. The run
+// trained with), on other base weights, with another parameter dtype, with max_steps below its step, or with
+// another number of rows per step. The run
 // folder keeps every byte (metrics.jsonl, resolved.yaml, checkpoints). The same base copied elsewhere resumes.
 TEST(Train, ResumeRefusesACheckpointThatDoesNotFit) {
   const std::string base = MakeBase("base-fit"), shards = MakeShards("shards-fit", 8, 32);
@@ -630,6 +631,9 @@ TEST(Train, ResumeRefusesACheckpointThatDoesNotFit) {
                     "train.dtype=float32 (or auto)"},
       {"max_steps", [](TrainOptions& o) { o.max_steps = 2; },
        checkpoint + ": the run is past its end, step 3 of 2; raise train.max_steps"},
+      {"global batch", [](TrainOptions& o) { o.grad_accum = 2; },
+       checkpoint + ": trained with 2 rows per step (ranks × micro_batch_rows × grad_accum = 1 × 2 × 1), this run "
+                    "has 4 (1 × 2 × 2); set train.micro_batch_rows and train.grad_accum so that the product is 2"},
   };
   for (const Case& c : cases) {
     TrainOptions again = first;
@@ -749,8 +753,9 @@ int FreePort() {
 
 // Property: two processes on Gloo, each with one row per step, match one process with two rows per step (the
 // same global batch): the same loss curve and final weights, to tolerance; also after a stop asked of one rank and
-// a resume; the sharded optimizer (ZeRO-1, the default) gives the unsharded run's weights bit for bit; and with
-// bf16 weights and fp32 masters (sharded or not) the pair is one process accumulating the same rows, bit for bit.
+// a resume, and when one process resumes the pair's checkpoint or the pair one process's; the sharded optimizer
+// (ZeRO-1, the default) gives the unsharded run's weights bit for bit; and with bf16 weights and fp32 masters
+// (sharded or not, and resumed by one process) the pair is one process accumulating the same rows, bit for bit.
 TEST(Train, TwoGlooRanksMatchOneProcess) {
   if (!DataParallel::HasBackend(torch::kCPU)) GTEST_SKIP() << "no Gloo in this build (no gloo headers)";
   const std::string base = MakeBase("base-dp"), shards = MakeShards("shards-dp", 8, 32, /*val_rows=*/3);
@@ -822,6 +827,25 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   expect_exits(run_ranks(stopped, {"DISTILL_TRAIN_DP_RESUME=1"}), 0);
   expect_single_run(stopped);
 
+  // Another number of ranks with the same rows per step resumes it: the pair's checkpoint (optimizer state in two
+  // shards) by one process with two rows per micro-batch, and one process's (optimizer.pt whole) by the pair.
+  const std::string down = (TestRoot() / "run-dp-down").string(), up = (TestRoot() / "run-dp-up").string();
+  expect_exits(run_ranks(down, {"DISTILL_TRAIN_DP_STOP_AFTER=2"}), 3);
+  TrainOptions one = BaseOptions(base, shards, "unused");
+  one.out = down;
+  one.resume = true;
+  auto resumed_alone = Train(one);
+  ASSERT_TRUE(resumed_alone.ok()) << resumed_alone.status();
+  expect_single_run(down);
+  one.out = up;
+  one.resume = false;
+  int64_t one_done = 0;
+  one.on_step = [&](const StepMetrics& m, int64_t) { one_done = m.step; };
+  one.stop_requested = [&] { return one_done >= 2; };
+  ASSERT_TRUE(Train(one).ok());
+  expect_exits(run_ranks(up, {"DISTILL_TRAIN_DP_RESUME=1"}), 0);
+  expect_single_run(up);
+
   // The optimizer state sharded (the default, ZeRO-1: gradients reduced to their owners) or whole on each rank:
   // the same gradient norms and weights bit for bit, and each rank's checkpoint file holds about half the state.
   const std::string whole = (TestRoot() / "run-dp-unsharded").string();
@@ -844,11 +868,6 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
     std::printf("%s: %.2f of the whole optimizer.pt\n", shard, share);
     EXPECT_LT(share, 0.65) << shard;
   }
-  // Resumed with the state kept whole, the sharded run is refused before any step, saying how to resume it.
-  const auto before_resume = FilesUnder(out);
-  expect_exits(run_ranks(out, {"DISTILL_TRAIN_DP_RESUME=1", "DISTILL_TRAIN_DP_UNSHARDED=1"}), 2);
-  EXPECT_TRUE(FilesUnder(out) == before_resume);
-
   // bf16 weights (train.dtype=bfloat16): each micro-batch's gradients are summed in fp32 into the fp32 masters
   // (over Gloo on fp32 copies; sharded by default), so the pair is one bf16 process that accumulates the same two
   // rows as two micro-batches, bit for bit: losses, gradient norms and weights.
@@ -873,6 +892,21 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
     }
     EXPECT_EQ(MaxDiff(Weights(single_bf16->last_checkpoint), Weights(*LatestCheckpoint(pair_bf16))), 0.0);
   }
+  // The bf16 pair stopped after step 2 and resumed by one process: its fp32 masters come from both ranks' files,
+  // so the run still ends as the single process's, bit for bit.
+  const std::string bf16_down = (TestRoot() / "run-dp-bf16-down").string();
+  expect_exits(run_ranks(bf16_down, {"DISTILL_TRAIN_DP_DTYPE=bfloat16", "DISTILL_TRAIN_DP_STOP_AFTER=2"}), 3);
+  TrainOptions bf16_alone = bf16;
+  bf16_alone.out = bf16_down;
+  bf16_alone.resume = true;
+  auto bf16_resumed = Train(bf16_alone);
+  ASSERT_TRUE(bf16_resumed.ok()) << bf16_resumed.status();
+  ASSERT_EQ(bf16_resumed->metrics.size(), single_bf16->metrics.size());
+  for (size_t i = 0; i < bf16_resumed->metrics.size(); ++i) {
+    EXPECT_EQ(bf16_resumed->metrics[i].loss, single_bf16->metrics[i].loss) << "step " << i + 1;
+    EXPECT_EQ(bf16_resumed->metrics[i].grad_norm, single_bf16->metrics[i].grad_norm) << "step " << i + 1;
+  }
+  EXPECT_EQ(MaxDiff(Weights(single_bf16->last_checkpoint), Weights(bf16_resumed->last_checkpoint)), 0.0);
 }
 
 // Property: the same loop on a CUDA device gives the CPU's losses and weights in fp32 (here with per-layer
