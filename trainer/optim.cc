@@ -289,7 +289,9 @@ absl::StatusOr<int64_t> LoadResplitOptimizerState(torch::optim::Optimizer& optim
       saved_over.emplace_back(named[i].first, stand_in.set_requires_grad(true));
     }
     auto reader = MakeAdamW(saved_over, options);
-    if (!reader.ok()) return absl::Status(reader.status().code(), absl::StrCat(file.path, ": ", reader.status().message()));
+    if (!reader.ok()) {
+      return absl::Status(reader.status().code(), absl::StrCat(file.path, ": ", reader.status().message()));
+    }
     auto file_step = LoadOptimizerState(**reader, file.path, with_weights);
     if (!file_step.ok()) return file_step.status();
     if (step && *step != *file_step) {
