@@ -364,6 +364,34 @@ TEST_F(TrainCli, EvalStopsAtTheModelsContext) {
   }
 }
 
+// Property: `eval --backend torch --dtype bfloat16` decodes with bf16 weights and cache: the run records the dtype in
+// eval.json and generation.json, its samples differ from fp32's (temperature 1 and top-p 1 draw by cumulative
+// probability in id order, so bf16 rounding of a random model's near-uniform distribution moves draws), and a rerun
+// of the folder in another dtype generates anew instead of mixing the two.
+TEST_F(TrainCli, EvalTorchDecodesInBf16) {
+  const fs::path bench = *root_ / "bench-dtype.jsonl";
+  std::ofstream(bench) << R"({"id":"a","problem":"What is 2 + 3?","answer":"5"})" << "\n";
+  const auto eval = [&](const std::string& dtype, const fs::path& out) {
+    return RunDistill(Cat("eval ", bench.string(), " --backend torch -m ", Base().string(), " --dtype ", dtype,
+                          " -n 2 --temperature 1 --top-p 1 --max-new-tokens 16 -q -o ", out.string()));
+  };
+  const fs::path bf16 = *root_ / "eval-bf16", fp32 = *root_ / "eval-fp32";
+  const DistillResult ran = eval("bfloat16", bf16);
+  ASSERT_EQ(ran.exit_code, 0) << ran.out;
+  ASSERT_EQ(eval("float32", fp32).exit_code, 0);
+  EXPECT_EQ(json::parse(ReadFile(bf16 / "generation.json"))["torch_dtype"], "bfloat16");
+  EXPECT_EQ(json::parse(ReadFile(bf16 / "eval.json"))["settings"]["torch_dtype"], "bfloat16")
+      << ReadFile(bf16 / "eval.json");
+  const std::vector<std::string> bf16_texts = SampleTexts(bf16);
+  ASSERT_EQ(bf16_texts.size(), 2u);
+  EXPECT_NE(bf16_texts, SampleTexts(fp32));
+  const DistillResult again = eval("float32", bf16);
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(SampleTexts(bf16), SampleTexts(fp32));
+  EXPECT_NE(RunDistill(Cat("eval ", bench.string(), " --backend torch -m ", Base().string(), " --dtype fp16 -o ",
+                           (*root_ / "eval-fp16").string())).exit_code, 0);
+}
+
 // Property: `inspect` reads what train and export write: the base model folder (tensor count and parameters as
 // the safetensors file holds them), a LoRA checkpoint (its adapter_config.json and the lora_A/B tensors) and a GGUF
 // (version, architecture, tensors); a truncated GGUF is refused naming the file.

@@ -126,6 +126,9 @@ VerbRun Setup(CLI::App& cmd) {
   cmd.add_option("--limit", o.limit, "only the first N problems");
   cmd.add_option("--name", o.name, "the run's name in tables (default: the folder's name)");
   cmd.add_option("--node", o.node, "gguf: node executable")->capture_default_str();
+  cmd.add_option("--dtype", o.torch_dtype, "torch: weights and KV cache, auto = bf16 on CUDA, fp32 on the CPU")
+      ->check(CLI::IsMember({"auto", "float32", "bfloat16"}))
+      ->capture_default_str();
   cmd.add_option("--kv-cache", o.llama_kv_cache, "gguf: llama.cpp's KV cache type")
       ->check(CLI::IsMember({"f16", "f32"}))
       ->capture_default_str();

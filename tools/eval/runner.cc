@@ -78,7 +78,8 @@ nlohmann::json GenerationIdentity(const EvalOptions& o) {
           {"temperature", o.temperature}, {"top_p", o.top_p},
           {"max_new_tokens", o.max_new_tokens}, {"seed", o.seed},
           {"instruction", o.instruction}, {"prefill_think", o.prefill_think},
-          {"llama_kv_cache", o.backend == "gguf" ? o.llama_kv_cache : ""}, {"files", stamps}};
+          {"llama_kv_cache", o.backend == "gguf" ? o.llama_kv_cache : ""},
+          {"torch_dtype", o.backend == "torch" ? o.torch_dtype : ""}, {"files", stamps}};
 }
 
 // Claims options.out for this generation: when its generation.json names another (another model or endpoint, or
@@ -130,6 +131,9 @@ absl::Status CheckOptions(const EvalOptions& options) {
     if (k < 1) return absl::InvalidArgumentError(absl::StrCat("eval: pass@k with k = ", k, " (expected k >= 1)"));
   }
   if (options.out.empty()) return absl::InvalidArgumentError("eval: an output folder is required");
+  if (options.torch_dtype != "auto" && options.torch_dtype != "float32" && options.torch_dtype != "bfloat16")
+    return absl::InvalidArgumentError(absl::StrCat("eval: torch dtype '", options.torch_dtype,
+                                                   "': expected auto, float32 or bfloat16"));
   if (options.llama_kv_cache != "f16" && options.llama_kv_cache != "f32")
     return absl::InvalidArgumentError(absl::StrCat("eval: llama.cpp KV cache type '", options.llama_kv_cache,
                                                    "': expected f16 or f32"));
@@ -151,6 +155,7 @@ EvalRunInfo MakeInfo(const EvalOptions& options) {
                    {"max_new_tokens", options.max_new_tokens}, {"prefill_think", options.prefill_think},
                    {"instruction", options.instruction}, {"seed", options.seed}};
   if (options.backend == "gguf") info.settings["llama_kv_cache"] = options.llama_kv_cache;
+  if (options.backend == "torch") info.settings["torch_dtype"] = options.torch_dtype;
   return info;
 }
 

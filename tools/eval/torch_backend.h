@@ -1,5 +1,5 @@
 // The LibTorch backend of `distill eval`: an HF-layout checkpoint (Llama / Qwen2 / Qwen3) sampled with our
-// KV-cache decoder (trainer/decode.h), on CUDA when it is available, else on the CPU, in fp32.
+// KV-cache decoder (trainer/decode.h), on CUDA when it is available (in bf16 by default), else on the CPU (fp32).
 #pragma once
 
 #include "absl/status/statusor.h"

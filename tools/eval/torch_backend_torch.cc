@@ -21,6 +21,9 @@ namespace distill::eval {
 
 absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options) {
   torch::Device device = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  const torch::Dtype dtype = options.torch_dtype == "bfloat16" || (options.torch_dtype == "auto" && device.is_cuda())
+                                 ? torch::kBFloat16
+                                 : torch::kFloat;
   absl::StatusOr<std::shared_ptr<trainer::Model>> loaded;
   EvalOptions resolved = options;  // with the adapter's base named, for the folder's generation identity
   if (trainer::IsLoraAdapterFolder(options.model)) {  // a LoRA run's checkpoint: merged into its base, as export does
@@ -32,13 +35,13 @@ absl::StatusOr<TokenBackend> MakeTorchBackend(const EvalOptions& options) {
       }
       resolved.base = *base;
     }
-    loaded = trainer::LoadMergedLoraModel(resolved.base, options.model, device, torch::kFloat);
+    loaded = trainer::LoadMergedLoraModel(resolved.base, options.model, device, dtype);
     if (loaded.ok()) hf::RaiseToTrainedContext(options.model, (*loaded)->config);  // the context trained at
   } else if (!options.base.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--base is for a LoRA adapter folder, and ", options.model, " holds no adapter_config.json"));
   } else {
-    loaded = trainer::LoadModel(options.model, device, torch::kFloat);
+    loaded = trainer::LoadModel(options.model, device, dtype);
   }
   if (!loaded.ok()) return loaded.status();
   std::shared_ptr<trainer::Model> model = *loaded;
