@@ -44,7 +44,8 @@ struct EvalOptions {
   double top_p = 0.95;
   int64_t max_new_tokens = 32768;
   // torch: sequences decoded together, a problem's samples in groups of this many. It bounds the KV cache (a 1.5B
-  // Qwen's fp32 cache holds 57 KB per token, bf16 half: 8 × 32k tokens ≈ 15 GB in fp32); the samples do not depend on it.
+  // Qwen's fp32 cache holds 57 KB per token, bf16 half that: 8 × 32k tokens ≈ 15 GB in fp32); the samples do not
+  // depend on it.
   int batch = 8;
   // torch: the weights' and KV cache's dtype. auto: bf16 on CUDA (as vLLM serves R1 distills: half the memory and
   // the time per token of fp32), fp32 on the CPU; or float32 | bfloat16.
