@@ -264,23 +264,43 @@ void OnFlatBucket(const std::vector<torch::Tensor>& bucket, const std::function<
   }
 }
 
+// Sums `flat` over the ranks: into every rank's copy when `root` is negative (all-reduce), else into rank root's
+// only (reduce; the others' copies are left holding partial sums).
+void SumOverRanks(CollectiveBackend& group, const torch::Tensor& flat, int root) {
+  std::vector<torch::Tensor> tensors{flat};
+  if (root < 0) {
+    group.allreduce(tensors)->wait();  // AllreduceOptions default: SUM
+    return;
+  }
+  c10d::ReduceOptions opts;
+  opts.rootRank = root;
+  group.reduce(tensors, opts)->wait();
+}
+
+// The gradients of the trainable `params` that `owners` gives to `root` (all of them when `owners` is empty), in
+// order, zero-filled where a parameter has none on this rank so every rank lists the same tensors; their indices
+// go to `members` when given.
+std::vector<torch::Tensor> GradientsOf(const std::vector<torch::Tensor>& params, const std::vector<int>& owners,
+                                       int root, std::vector<size_t>* members = nullptr) {
+  std::vector<torch::Tensor> grads;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const torch::Tensor& p = params[i];
+    if (!p.requires_grad() || (!owners.empty() && owners[i] != root)) continue;
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad());
+    if (members != nullptr) members->push_back(i);
+  }
+  return grads;
+}
+
 }  // namespace
 
 absl::Status DataParallel::AllReduceGradients(const std::vector<torch::Tensor>& params) {
   if (!impl_) return absl::OkStatus();
-  std::vector<torch::Tensor> grads;
-  for (const torch::Tensor& p : params) {
-    if (!p.requires_grad()) continue;
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-    grads.push_back(p.grad());
-  }
+  const std::vector<torch::Tensor> grads = GradientsOf(params, {}, 0);
   return Collective("gradient all-reduce", [&] {
-    for (const auto& bucket : Buckets(grads, options_.bucket_bytes)) {
-      OnFlatBucket(bucket, [&](torch::Tensor& flat) {
-        std::vector<torch::Tensor> tensors{flat};
-        impl_->group->allreduce(tensors)->wait();
-      });
-    }
+    for (const auto& bucket : Buckets(grads, options_.bucket_bytes))
+      OnFlatBucket(bucket, [&](torch::Tensor& flat) { SumOverRanks(*impl_->group, flat, -1); });
   });
 }
 
@@ -290,21 +310,8 @@ absl::Status DataParallel::ReduceGradientsToOwners(const std::vector<torch::Tens
   if (owners.size() != params.size()) return absl::InvalidArgumentError("one owner per parameter");
   return Collective("gradient reduce", [&] {
     for (int root = 0; root < world_size_; ++root) {
-      std::vector<torch::Tensor> grads;
-      for (size_t i = 0; i < params.size(); ++i) {
-        const torch::Tensor& p = params[i];
-        if (owners[i] != root || !p.requires_grad()) continue;
-        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-        grads.push_back(p.grad());
-      }
-      for (const auto& bucket : Buckets(grads, options_.bucket_bytes)) {
-        OnFlatBucket(bucket, [&](torch::Tensor& flat) {
-          std::vector<torch::Tensor> tensors{flat};
-          c10d::ReduceOptions opts;
-          opts.rootRank = root;
-          impl_->group->reduce(tensors, opts)->wait();
-        });
-      }
+      for (const auto& bucket : Buckets(GradientsOf(params, owners, root), options_.bucket_bytes))
+        OnFlatBucket(bucket, [&](torch::Tensor& flat) { SumOverRanks(*impl_->group, flat, root); });
     }
   });
 }
@@ -339,30 +346,17 @@ absl::Status DataParallel::AccumulateGradientsIntoMasters(const std::vector<torc
       // Unsharded: one all-reduce round for every tensor; sharded: a reduce round per owner.
       for (int root = 0; root < (owners.empty() ? 1 : world_size_); ++root) {
         std::vector<size_t> members;
-        std::vector<torch::Tensor> grads;
-        for (size_t i = 0; i < params.size(); ++i) {
-          const torch::Tensor& p = params[i];
-          if (!p.requires_grad() || (!owners.empty() && owners[i] != root)) continue;
-          if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-          members.push_back(i);
-          grads.push_back(p.grad());
-        }
+        const std::vector<torch::Tensor> grads = GradientsOf(params, owners, root, &members);
         size_t next = 0;  // Buckets keeps the order of `grads`, so members[next] is the bucket's first tensor
         for (const auto& bucket : Buckets(grads, options_.bucket_bytes)) {
           std::vector<torch::Tensor> parts;
           for (const torch::Tensor& g : bucket) parts.push_back(g.reshape({-1}).to(torch::kFloat));
-          std::vector<torch::Tensor> flat{torch::cat(parts)};
-          if (owners.empty()) {
-            impl_->group->allreduce(flat)->wait();
-          } else {
-            c10d::ReduceOptions opts;
-            opts.rootRank = root;
-            impl_->group->reduce(flat, opts)->wait();
-          }
+          const torch::Tensor flat = torch::cat(parts);
+          SumOverRanks(*impl_->group, flat, owners.empty() ? -1 : root);
           int64_t offset = 0;
           for (const torch::Tensor& g : bucket) {
             const torch::Tensor& master = masters[members[next++]];
-            if (master.defined()) AddIntoMasterGrad(master, flat[0].narrow(0, offset, g.numel()));
+            if (master.defined()) AddIntoMasterGrad(master, flat.narrow(0, offset, g.numel()));
             offset += g.numel();
           }
         }
