@@ -52,7 +52,7 @@ run_test() {
   local t=$1 log="$logs/$1${2:+-filtered}.log"
   [ -x "build-gpu/tests/$t" ] || { echo "=== $t not built"; rc=1; return; }
   if "build-gpu/tests/$t" "${@:2}" >"$log" 2>&1; then echo "=== $* passed"; else echo "=== $* FAILED"; rc=1; fi
-  grep -E "^\[  (FAILED|SKIPPED) |step [0-9]+: cpu|largest weight|skipping" "$log" | head -20
+  grep -E "^\[  (FAILED|SKIPPED) |step [0-9]+: (cpu|bf16)|largest weight|skipping" "$log" | head -40
   save_logs
 }
 # The CUDA checks first (a device session may be cut short), then the benchmark, then the CPU tests on 2.x.
