@@ -278,6 +278,9 @@ absl::StatusOr<int64_t> LoadResplitOptimizerState(torch::optim::Optimizer& optim
   if (stepped.size() != named.size()) return absl::InvalidArgumentError("one stepped tensor per named tensor");
   std::optional<int64_t> step;
   for (const SavedOptimizerShare& file : files) {
+    if (std::none_of(file.indices.begin(), file.indices.end(),
+                     [&](size_t i) { return i < stepped.size() && stepped[i].defined(); }))
+      continue;  // only other ranks' tensors
     // An optimizer like the one that saved the file, over stand-ins of its tensors' shapes.
     NamedTensors saved_over;
     std::map<const void*, size_t> index_of;

@@ -108,9 +108,9 @@ struct SavedOptimizerShare {
 };
 // Restores AdamW state saved over another split of the same tensors (another number of ranks, or a whole
 // optimizer.pt into a sharded optimizer and back) into `optimizer`, built by MakeAdamW with `options` over the
-// defined entries of `stepped` (one per entry of `named`, undefined for another rank's tensors). Each file is read
-// whole onto the CPU, one at a time; this optimizer's tensors take their moments and step counts, and with
-// `with_weights` their values. Returns the step the files agree on. Errors name the file.
+// defined entries of `stepped` (one per entry of `named`, undefined for another rank's tensors). Each file holding
+// any of them is read whole onto the CPU, one at a time; this optimizer's tensors take their moments and step
+// counts, and with `with_weights` their values. Returns the step the files agree on. Errors name the file.
 absl::StatusOr<int64_t> LoadResplitOptimizerState(torch::optim::Optimizer& optimizer, const NamedTensors& named,
                                                   const std::vector<torch::Tensor>& stepped,
                                                   const std::vector<SavedOptimizerShare>& files,

@@ -163,13 +163,18 @@ absl::Status BroadcastFromOwners(DataParallel& dp, const std::vector<torch::Tens
   return absl::OkStatus();
 }
 
-// True when any rank was asked to stop; a collective (one integer) on every rank at every step when several run.
-absl::StatusOr<bool> StopAgreed(const TrainOptions& o, DataParallel& dp) {
-  const int64_t local = o.stop_requested && o.stop_requested() ? 1 : 0;
-  if (dp.world_size() == 1) return local > 0;
-  auto any = dp.AllReduceSum(local);
-  if (!any.ok()) return any.status();
-  return *any > 0;
+// Why any rank was asked to stop (TrainOptions::stop_requested's value; the lowest when ranks differ), 0 when none
+// was: every rank learns it, so a rank no signal reached exits as the signalled ones do. A collective (a small
+// count per reason) on every rank at every step when several run.
+absl::StatusOr<int> StopAgreed(const TrainOptions& o, DataParallel& dp) {
+  constexpr int kReasons = 65;  // signal numbers 1..64; any other positive value counts as 64
+  const int local = o.stop_requested ? std::clamp(o.stop_requested(), 0, kReasons - 1) : 0;
+  if (dp.world_size() == 1) return local;
+  torch::Tensor counts = torch::zeros({kReasons}, torch::TensorOptions().dtype(torch::kLong).device(dp.device()));
+  if (local > 0) counts[local] = 1;
+  if (auto s = dp.AllReduceSumInPlace(counts); !s.ok()) return s;
+  const torch::Tensor asked = counts.slice(0, 1).nonzero();
+  return asked.numel() == 0 ? 0 : static_cast<int>(asked[0][0].item<int64_t>()) + 1;
 }
 
 }  // namespace
@@ -306,7 +311,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   if (auto s = (*dp)->Broadcast(params); !s.ok()) return s;
 
   // ZeRO-1: this rank's optimizer holds only the tensors it owns; the others' come back by broadcast each step.
-  const int world = (*dp)->world_size();
+  const int world = (*dp)->world_size(), rank = (*dp)->rank();
   const bool sharded = o.shard_optimizer && world > 1;
   std::vector<int> owners;
   if (sharded) {
@@ -320,7 +325,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   // weights and would round away. LoRA's adapters are fp32 already (PEFT's autocast_adapter_dtype).
   identity.master_weights = std::any_of(params.begin(), params.end(),
                                         [](const torch::Tensor& p) { return p.scalar_type() != torch::kFloat; });
-  const std::vector<torch::Tensor> stepped = SteppedTensors(params, owners, (*dp)->rank(), identity.master_weights);
+  const std::vector<torch::Tensor> stepped = SteppedTensors(params, owners, rank, identity.master_weights);
   NamedTensors owned;
   for (size_t i = 0; i < named.size(); ++i)
     if (stepped[i].defined()) owned.emplace_back(named[i].first, stepped[i]);
@@ -352,16 +357,19 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
   } else if (main) {
     if (auto s = run.StartFresh(); !s.ok()) return s;
   }
-  if (!o.resolved_yaml.empty()) {
+  if (!o.resolved_yaml.empty() && start_step < total_steps) {  // a finished run resumed trains nothing
     if (auto s = run.WriteResolvedConfig(o.resolved_yaml); !s.ok()) return s;
   }
 
   const double flops_per_token = TrainingFlopsPerToken(*model, static_cast<double>((*train_set)->seq_len()));
   for (int64_t step = start_step + 1; step <= total_steps; ++step) {
     const auto started = Clock::now();
-    // LoRA dropout draws from the default generators (CPU and CUDA), seeded here from (seed, step): a resumed run
-    // draws what the uninterrupted one drew, on any device, with no generator state in the checkpoint.
-    torch::manual_seed(data::SplitMix64Mix(o.seed + data::kGoldenGamma * static_cast<uint64_t>(step)));
+    // LoRA dropout draws from the default generators (CPU and CUDA), seeded here from (seed, step, rank): a resumed
+    // run draws what the uninterrupted one drew, on any device, with no generator state in the checkpoint, and each
+    // rank draws its own masks (rank 0 those of a single process).
+    uint64_t stream = data::SplitMix64Mix(o.seed + data::kGoldenGamma * static_cast<uint64_t>(step));
+    if (rank > 0) stream = data::SplitMix64Mix(stream + data::kGoldenGamma * static_cast<uint64_t>(rank));
+    torch::manual_seed(stream);
     std::vector<shard::Batch> batches;
     std::vector<MicroBatch> tensors;
     int64_t local_loss_tokens = 0, local_tokens = 0;
@@ -456,7 +464,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     }
     if (o.on_step) o.on_step(m, total_steps);
     // Every rank learns of a stop at the same step (a signal reaches ranks at different moments, or only one).
-    auto stop = last ? absl::StatusOr<bool>(false) : StopAgreed(o, **dp);
+    auto stop = last ? absl::StatusOr<int>(0) : StopAgreed(o, **dp);
     if (!stop.ok()) return stop.status();
     if (last || *stop || (o.save_every > 0 && step % o.save_every == 0)) {
       auto saved = SaveCheckpoint(run, o, identity, *model, **optimizer, *loader, lora, step, **dp);
@@ -465,6 +473,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& o) {
     }
     if (*stop) {
       report.stopped = true;
+      report.stop_reason = *stop;
       break;
     }
   }

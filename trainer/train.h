@@ -63,8 +63,9 @@ struct TrainOptions {
   bool recompute = false;        // activation checkpointing per decoder layer
   // With several ranks, each keeps and steps the AdamW state of its share of the parameters, gets only that
   // share's gradient sums, and sends the updated share to the others (ZeRO stage 1): the state's 8 bytes per
-  // parameter are divided among the ranks, the traffic stays an all-reduce's, and the weights stay bit-identical
-  // to an unsharded run. Checkpoints hold one optimizer file per rank.
+  // parameter are divided among the ranks, the traffic stays an all-reduce's, and the weights equal an unsharded
+  // run's (bit for bit on 2 ranks; from 3 on, the backend's reduce and all-reduce may add the ranks' gradients in
+  // different orders). Checkpoints hold one optimizer file per rank.
   bool shard_optimizer = true;
   // auto: fp32 weights, bf16 autocast on CUDA (HF Trainer's bf16: true) and fp32 on CPU. float32: fp32 throughout.
   // bfloat16: bf16 weights and compute on any device; the optimizer steps fp32 master copies (sharded with its
@@ -83,10 +84,11 @@ struct TrainOptions {
   // Called after every optimizer step (rank 0 and others alike) with the step's metrics and the total steps:
   // the CLI draws its progress bar from it.
   std::function<void(const StepMetrics&, int64_t total_steps)> on_step;
-  // Polled after every optimizer step (the CLI's SIGINT/SIGTERM flag). Once it is true on any rank, every rank
+  // Polled after every optimizer step (the CLI's SIGINT/SIGTERM flag). Once it is nonzero on any rank, every rank
   // stops after that same step: its checkpoint is saved (unless the step saved one anyway) and Train returns with
   // TrainReport::stopped, so --resume goes on exactly as the uninterrupted run would have. Empty: never.
-  std::function<bool()> stop_requested;
+  // It returns why (the signal number; any positive value) or 0 while no stop is asked.
+  std::function<int()> stop_requested;
 };
 
 // One optimizer step's record (a line of metrics.jsonl).
@@ -113,6 +115,7 @@ struct TrainReport {
   std::vector<StepMetrics> metrics;
   int64_t total_steps = 0;      // the run's planned steps (steps < total_steps when stopped)
   bool stopped = false;         // ended early by TrainOptions::stop_requested, after saving checkpoint `steps`
+  int stop_reason = 0;          // what stop_requested returned on the rank(s) that asked (the lowest if they differ)
 };
 
 // The starting model's folders, before anything loads: base_model must not be a LoRA adapter folder (the message

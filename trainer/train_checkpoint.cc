@@ -107,12 +107,13 @@ std::string OptimizerFileName(int rank, int shards) {
 }
 
 // `local` when it failed here; otherwise OK only when it is OK on every rank (a collective: all ranks call it), so
-// no rank goes on to wait in a collective for one that gave up.
-absl::Status EveryRankOk(DataParallel& dp, const absl::Status& local) {
+// no rank goes on to wait in a collective for one that gave up. `what` ends the message of a rank that did not fail.
+absl::Status EveryRankOk(DataParallel& dp, const absl::Status& local,
+                         const char* what = "could not write the checkpoint") {
   auto failed = dp.AllReduceSum(int64_t{local.ok() ? 0 : 1});
   if (!failed.ok()) return failed.status();
   if (!local.ok()) return local;
-  if (*failed > 0) return absl::AbortedError(absl::StrCat(*failed, " other rank(s) could not write the checkpoint"));
+  if (*failed > 0) return absl::AbortedError(absl::StrCat(*failed, " other rank(s) ", what));
   return absl::OkStatus();
 }
 
@@ -341,10 +342,14 @@ absl::StatusOr<std::string> SaveCheckpoint(const RunFolder& run, const TrainOpti
   return final_dir.string();
 }
 
-absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options,
-                                         const RunIdentity& identity, int64_t total_steps, Model& model,
-                                         torch::optim::Optimizer& optimizer, const OptimizerLayout& layout,
-                                         shard::Loader& loader, const LoraOptions& lora, const DataParallel& dp) {
+namespace {
+
+// ResumeFromLatest's restoring half, on this rank alone: the latest checkpoint's step, its weights, optimizer state
+// and loader cursor restored.
+absl::StatusOr<int64_t> RestoreLatest(const RunFolder& run, const TrainOptions& options, const RunIdentity& identity,
+                                      int64_t total_steps, Model& model, torch::optim::Optimizer& optimizer,
+                                      const OptimizerLayout& layout, shard::Loader& loader, const LoraOptions& lora,
+                                      const DataParallel& dp) {
   auto latest = LatestCheckpoint(run.dir);
   if (!latest)
     return absl::NotFoundError(absl::StrCat(run.dir, ": no complete checkpoint to resume from (the run stopped "
@@ -382,11 +387,16 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
   const int64_t global_rows = GlobalBatchRows(options, dp);
   if (state->contains("global_batch_rows") && (*state)["global_batch_rows"].get<int64_t>() != global_rows) {
     const int64_t saved_rows = (*state)["global_batch_rows"].get<int64_t>();
+    const int64_t per_rank = saved_rows / dp.world_size();
     return absl::FailedPreconditionError(absl::StrCat(
         dir.string(), ": trained with ", saved_rows, " rows per step (ranks × micro_batch_rows × grad_accum = ",
         saved_world, " × ", saved_micro_rows, " × ", saved_rows / std::max<int64_t>(1, saved_world * saved_micro_rows),
         "), this run has ", global_rows, " (", dp.world_size(), " × ", options.micro_batch_rows, " × ",
-        options.grad_accum, "); set train.micro_batch_rows and train.grad_accum so that the product is ", saved_rows));
+        options.grad_accum, "); ",
+        saved_rows % dp.world_size() == 0
+            ? absl::StrCat("set train.micro_batch_rows × train.grad_accum to ", per_rank)
+            : absl::StrCat(dp.world_size(), " ranks cannot share ", saved_rows, " rows: resume on a number of ranks "
+                           "that divides it")));
   }
   if (!state->contains("global_batch_rows") && saved_world != dp.world_size())
     return absl::FailedPreconditionError(absl::StrCat(dir.string(), ": saved by ", saved_world,
@@ -435,9 +445,21 @@ absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOption
   if (auto s = loader.Restore((*state)["cursor"]); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat((dir / kState).string(), ": ", s.message()));
   }
+  return step;
+}
 
+}  // namespace
+
+absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options,
+                                         const RunIdentity& identity, int64_t total_steps, Model& model,
+                                         torch::optim::Optimizer& optimizer, const OptimizerLayout& layout,
+                                         shard::Loader& loader, const LoraOptions& lora, DataParallel& dp) {
+  // Every rank restores; metrics.jsonl is cut only once all have (a file one rank cannot read changes nothing).
+  const absl::StatusOr<int64_t> step =
+      RestoreLatest(run, options, identity, total_steps, model, optimizer, layout, loader, lora, dp);
+  if (auto s = EveryRankOk(dp, step.status(), "could not resume from the checkpoint"); !s.ok()) return s;
   Resumed resumed;
-  resumed.step = step;
+  resumed.step = *step;
   std::ifstream in(MetricsPath(run.dir));
   std::string line, kept;
   while (std::getline(in, line)) {

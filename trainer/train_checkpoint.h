@@ -94,16 +94,17 @@ struct Resumed {
   std::vector<StepMetrics> metrics;  // of steps 1..step, as logged
 };
 // Restores weights (or adapters), optimizer (this rank's share when sharded) and loader cursor from the latest
-// complete checkpoint and cuts metrics.jsonl back to its step (a killed run may have logged steps after it).
+// complete checkpoint and, once every rank has (a collective), cuts metrics.jsonl back to its step (a killed run
+// may have logged steps after it).
 // Another number of ranks may resume it when the global batch (ranks × micro_batch_rows × grad_accum) is the same
-// and they can split the rows of the epoch taken so far: the optimizer state is then read from every saved file and
+// and they can split the rows of the epoch taken so far: the optimizer state is then read from the saved files and
 // split anew (LoadResplitOptimizerState), whole or sharded. NotFound when there is no checkpoint.
-// FailedPrecondition, before anything is restored or cut, when it does not fit this run: its step past
+// FailedPrecondition, before anything is cut, when it does not fit this run (on any rank): its step past
 // `total_steps`, another mode or parameter dtype, another global batch, or (LoRA) adapters of another shape or
 // trained on other base weights.
 absl::StatusOr<Resumed> ResumeFromLatest(const RunFolder& run, const TrainOptions& options,
                                          const RunIdentity& identity, int64_t total_steps, Model& model,
                                          torch::optim::Optimizer& optimizer, const OptimizerLayout& layout,
-                                         shard::Loader& loader, const LoraOptions& lora, const DataParallel& dp);
+                                         shard::Loader& loader, const LoraOptions& lora, DataParallel& dp);
 
 }  // namespace distill::trainer

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -633,7 +634,7 @@ TEST(Train, ResumeRefusesACheckpointThatDoesNotFit) {
        checkpoint + ": the run is past its end, step 3 of 2; raise train.max_steps"},
       {"global batch", [](TrainOptions& o) { o.grad_accum = 2; },
        checkpoint + ": trained with 2 rows per step (ranks × micro_batch_rows × grad_accum = 1 × 2 × 1), this run "
-                    "has 4 (1 × 2 × 2); set train.micro_batch_rows and train.grad_accum so that the product is 2"},
+                    "has 4 (1 × 2 × 2); set train.micro_batch_rows × train.grad_accum to 2"},
   };
   for (const Case& c : cases) {
     TrainOptions again = first;
@@ -730,13 +731,13 @@ TEST(Train, DataParallelChild) {
   const int64_t stop_step = stop_after && std::string(std::getenv("RANK")) == "1" ? std::atoll(stop_after) : 0;
   int64_t done = 0;
   o.on_step = [&](const StepMetrics& m, int64_t) { done = m.step; };
-  o.stop_requested = [&] { return stop_step > 0 && done >= stop_step; };
+  o.stop_requested = [&] { return stop_step > 0 && done >= stop_step ? SIGTERM : 0; };
   auto report = Train(o);
   if (!report.ok()) {
     std::fprintf(stderr, "rank %s: %s\n", std::getenv("RANK"), std::string(report.status().message()).c_str());
     _exit(2);
   }
-  _exit(report->stopped ? 3 : 0);
+  _exit(report->stopped ? report->stop_reason : 0);  // rank 0 too exits with the reason rank 1 was given
 }
 
 int FreePort() {
@@ -818,10 +819,10 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   expect_exits(run_ranks(out, {}), 2);
   EXPECT_TRUE(FilesUnder(out) == before);
 
-  // A stop asked of rank 1 alone after step 2: both ranks stop there (neither waits for the other), rank 0 saves
-  // checkpoint-2, and the resumed pair ends as the uninterrupted one.
+  // A stop asked of rank 1 alone after step 2 (SIGTERM): both ranks stop there (neither waits for the other) and
+  // both report SIGTERM, rank 0 saves checkpoint-2, and the resumed pair ends as the uninterrupted one.
   const std::string stopped = (TestRoot() / "run-dp-stopped").string();
-  expect_exits(run_ranks(stopped, {"DISTILL_TRAIN_DP_STOP_AFTER=2"}), 3);
+  expect_exits(run_ranks(stopped, {"DISTILL_TRAIN_DP_STOP_AFTER=2"}), SIGTERM);
   EXPECT_EQ(losses_in(stopped).size(), 2u);
   EXPECT_EQ(LatestCheckpoint(stopped), (fs::path(stopped) / "checkpoint-2").string());
   expect_exits(run_ranks(stopped, {"DISTILL_TRAIN_DP_RESUME=1"}), 0);
@@ -830,7 +831,19 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   // Another number of ranks with the same rows per step resumes it: the pair's checkpoint (optimizer state in two
   // shards) by one process with two rows per micro-batch, and one process's (optimizer.pt whole) by the pair.
   const std::string down = (TestRoot() / "run-dp-down").string(), up = (TestRoot() / "run-dp-up").string();
-  expect_exits(run_ranks(down, {"DISTILL_TRAIN_DP_STOP_AFTER=2"}), 3);
+  expect_exits(run_ranks(down, {"DISTILL_TRAIN_DP_STOP_AFTER=2"}), SIGTERM);
+  {
+    // A checkpoint only rank 1 cannot read (its optimizer share cut short), after a killed run logged a step past
+    // it: both ranks refuse the resume, and metrics.jsonl keeps that line (rank 0 cuts it only once all restored).
+    const fs::path damaged = TestRoot() / "run-dp-damaged";
+    fs::copy(down, damaged, fs::copy_options::recursive);
+    std::ofstream(damaged / "metrics.jsonl", std::ios::app) << "{\"step\": 3, \"loss\": 1.0}\n";
+    const fs::path share = damaged / "checkpoint-2" / "optimizer-rank1-of-2.pt";
+    fs::resize_file(share, fs::file_size(share) / 2);
+    const auto kept = FilesUnder(damaged);
+    expect_exits(run_ranks(damaged.string(), {"DISTILL_TRAIN_DP_RESUME=1"}), 2);
+    EXPECT_TRUE(FilesUnder(damaged) == kept);
+  }
   TrainOptions one = BaseOptions(base, shards, "unused");
   one.out = down;
   one.resume = true;
@@ -895,7 +908,7 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   // The bf16 pair stopped after step 2 and resumed by one process: its fp32 masters come from both ranks' files,
   // so the run still ends as the single process's, bit for bit.
   const std::string bf16_down = (TestRoot() / "run-dp-bf16-down").string();
-  expect_exits(run_ranks(bf16_down, {"DISTILL_TRAIN_DP_DTYPE=bfloat16", "DISTILL_TRAIN_DP_STOP_AFTER=2"}), 3);
+  expect_exits(run_ranks(bf16_down, {"DISTILL_TRAIN_DP_DTYPE=bfloat16", "DISTILL_TRAIN_DP_STOP_AFTER=2"}), SIGTERM);
   TrainOptions bf16_alone = bf16;
   bf16_alone.out = bf16_down;
   bf16_alone.resume = true;

@@ -163,21 +163,22 @@ int RunTrain(const TrainFlags& flags) {
       progress.Update(static_cast<double>(m.step), detail);
     };
   }
-  o.stop_requested = [] { return g_stop_signal != 0; };
+  o.stop_requested = [] { return static_cast<int>(g_stop_signal); };
   CatchStopSignals();
   auto report = trainer::Train(o);
   if (!flags.quiet && report.ok())
     progress.Finish(static_cast<double>(report->steps), report->stopped ? "stopped" : "done");
   if (!report.ok()) return Fail(std::string(report.status().message()));
   if (report->stopped) {
-    // Rank 0 saved the checkpoint; under a launcher the other ranks say only where they stopped.
+    // Rank 0 saved the checkpoint; under a launcher the other ranks say only where they stopped. Every rank exits
+    // with the signal any of them got, whether or not it reached this one.
     const char* rank = std::getenv("RANK");
     const bool saver = rank == nullptr || std::string(rank) == "0";
     std::fprintf(stderr, "distill train: stopped by %s after step %lld of %lld%s%s; continue with --resume\n",
-                 g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(report->steps),
+                 report->stop_reason == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(report->steps),
                  static_cast<long long>(report->total_steps), saver ? "; saved " : "",
                  saver ? report->last_checkpoint.c_str() : "");
-    return 128 + g_stop_signal;
+    return 128 + report->stop_reason;
   }
   if (!flags.quiet) {
     std::printf("trained %lld steps: loss %.4f", static_cast<long long>(report->steps), report->final_loss);
