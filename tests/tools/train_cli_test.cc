@@ -1,7 +1,9 @@
 // `distill train` end to end through the built binary: a tiny random Qwen3-shaped base model with the real Qwen3
 // vocabulary (written here with the trainer), `distill build` shards of a few traces, then train → resume →
 // export of the checkpoint; and the inputs the verb must refuse before any step, each naming what is wrong.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -606,6 +608,41 @@ TEST_F(TrainCli, LaunchedRanksStopTogetherAndResume) {
   const std::vector<std::string> metrics = Lines(run / "metrics.jsonl");
   ASSERT_EQ(metrics.size(), 12u);
   for (size_t i = 0; i < metrics.size(); ++i) EXPECT_EQ(json::parse(metrics[i]).value("step", -1), int(i + 1));
+}
+
+// Property: when `distill launch` itself dies (kill -9), its training ranks do not run on orphaned: each gets SIGTERM
+// (the parent-death signal they ask for), they agree on the step, rank 0 saves it (writing to the dead launcher's
+// pipes fails quietly), and a launched --resume runs on to the end from there.
+TEST_F(TrainCli, RanksOfAKilledLauncherStopWithTheirCheckpoint) {
+  const fs::path run = *root_ / "run-orphaned";
+  const std::string log = (*root_ / "orphaned.log").string();
+  const std::string train = Cat("launch --nproc 2 -- ", DISTILL_BINARY_DIR, "/distill ",
+                                Train(Base(), run, "train.max_steps=12 train.save_every=1000 train.threads=1 "
+                                                   "train.micro_batch_rows=1"));
+  const pid_t launcher = distill::testing::StartDistill(train, log);
+  ASSERT_GT(launcher, 0);
+  for (int i = 0; i < 1200 && Lines(run / "metrics.jsonl").size() < 2; ++i) ::usleep(100 * 1000);
+  ASSERT_EQ(::kill(launcher, SIGKILL), 0);
+  (void)distill::testing::WaitDistill(launcher);
+  // The ranks are gone once rank 0 has let go of the run folder's lock.
+  const std::string lock_path = (run / ".distill-train.lock").string();
+  bool released = false;
+  for (int i = 0; i < 1200 && !released; ++i) {
+    const int fd = ::open(lock_path.c_str(), O_RDWR);
+    released = fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (fd >= 0) ::close(fd);
+    if (!released) ::usleep(100 * 1000);
+  }
+  ASSERT_TRUE(released) << "the ranks still run 120 s after their launcher was killed";
+  const size_t stopped_at = Lines(run / "metrics.jsonl").size();
+  EXPECT_LT(stopped_at, 12u) << "the ranks ran to the end instead of stopping";
+  const fs::path checkpoint = run / Cat("checkpoint-", stopped_at);
+  for (const char* file : {"trainer_state.json", "optimizer-rank0-of-2.pt", "optimizer-rank1-of-2.pt"})
+    EXPECT_TRUE(fs::is_regular_file(checkpoint / file)) << file;
+
+  const DistillResult resumed = RunDistill(train + " -q --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  EXPECT_EQ(Lines(run / "metrics.jsonl").size(), 12u);
 }
 
 TEST_F(TrainCli, RefusesShardsOfAnotherTokenizer) {

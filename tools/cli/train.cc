@@ -4,6 +4,7 @@
 // (Ctrl-C, Slurm's time limit or preemption) stops after the current step with its checkpoint saved, exit 128 + the
 // signal; a second one stops at once.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -67,6 +68,13 @@ void CatchStopSignals() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // Under `distill launch`: should the launcher die (kill -9, a crash), SIGTERM stops this rank as a forwarded
+  // signal would, and its pipes' EPIPE must not kill it before the checkpoint is written.
+  if (const char* launcher = std::getenv("DISTILL_LAUNCHER_PID"); launcher != nullptr) {
+    std::signal(SIGPIPE, SIG_IGN);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (std::to_string(getppid()) != launcher) raise(SIGTERM);  // it died before the line above
+  }
 }
 
 int Fail(const std::string& message) {

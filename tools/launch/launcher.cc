@@ -77,7 +77,7 @@ void EmitLines(const LaunchOptions& options, int rank, Stream& s, bool flush_par
 // The environment of rank `rank`: ours minus any inherited rendezvous variables, plus this job's.
 std::vector<std::string> ChildEnv(const LaunchOptions& options, int port, int rank) {
   static const char* kOwned[] = {"RANK=", "LOCAL_RANK=", "WORLD_SIZE=", "LOCAL_WORLD_SIZE=", "MASTER_ADDR=",
-                                 "MASTER_PORT="};
+                                 "MASTER_PORT=", "DISTILL_LAUNCHER_PID="};
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     bool owned = false;
@@ -90,6 +90,9 @@ std::vector<std::string> ChildEnv(const LaunchOptions& options, int port, int ra
   env.push_back(absl::StrCat("LOCAL_WORLD_SIZE=", options.nproc));
   env.push_back(absl::StrCat("MASTER_ADDR=", options.master_addr));
   env.push_back(absl::StrCat("MASTER_PORT=", port));
+  // A rank that knows its launcher asks for SIGTERM should the launcher die (`distill train` does: it then stops
+  // after the step in progress with its checkpoint, rather than run on orphaned).
+  env.push_back(absl::StrCat("DISTILL_LAUNCHER_PID=", getpid()));
   return env;
 }
 
