@@ -69,8 +69,9 @@ std::string MakeBase(const std::string& name, bool poison = false, uint64_t seed
 
 // `rows` rows of `seq_len` tokens, two documents each: a prompt (mask 0) then a reply (mask 1) that follows a fixed
 // rule (each token is the previous + 1 mod vocab), so a model can learn it. Rows alternate lengths so mask counts
-// per row differ.
-std::string MakeShards(const std::string& name, int rows, uint32_t seq_len, int val_rows = 0) {
+// per row differ; with identical_rows every row is the first one.
+std::string MakeShards(const std::string& name, int rows, uint32_t seq_len, int val_rows = 0,
+                       bool identical_rows = false) {
   const fs::path dir = TestRoot() / name;
   fs::create_directories(dir);
   std::mt19937 rng(5);
@@ -85,7 +86,8 @@ std::string MakeShards(const std::string& name, int rows, uint32_t seq_len, int 
       std::vector<int32_t> ids;
       std::vector<uint8_t> mask;
       std::vector<uint32_t> starts;
-      const uint32_t used = seq_len - (r % 3) * 4;
+      if (identical_rows) rng.seed(5);
+      const uint32_t used = seq_len - (identical_rows ? 0 : (r % 3) * 4);
       for (int doc = 0; doc < 2; ++doc) {
         starts.push_back(static_cast<uint32_t>(ids.size()));
         const uint32_t len = used / 2;
@@ -726,6 +728,12 @@ TEST(Train, DataParallelChild) {
   o.resume = std::getenv("DISTILL_TRAIN_DP_RESUME") != nullptr;
   o.shard_optimizer = std::getenv("DISTILL_TRAIN_DP_UNSHARDED") == nullptr;
   if (const char* dtype = std::getenv("DISTILL_TRAIN_DP_DTYPE")) o.dtype = dtype;
+  if (const char* dropout = std::getenv("DISTILL_TRAIN_DP_LORA_DROPOUT")) {
+    o.mode = "lora";
+    o.lora_r = 4;
+    o.lora_dropout = std::atof(dropout);
+    o.max_steps = 1;
+  }
   // A stop asked of rank 1 alone after this step (a signal that reached one rank).
   const char* stop_after = std::getenv("DISTILL_TRAIN_DP_STOP_AFTER");
   const int64_t stop_step = stop_after && std::string(std::getenv("RANK")) == "1" ? std::atoll(stop_after) : 0;
@@ -752,6 +760,33 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
+// Two DataParallelChild ranks training `base` on `shards` into `dir`, with `extra` environment; their exit statuses.
+std::vector<int> RunGlooPair(const std::string& base, const std::string& shards, const std::string& dir,
+                             const std::vector<std::string>& extra) {
+  const std::string port = std::to_string(FreePort());
+  std::vector<int> statuses(2);
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < 2; ++r) {
+    ranks.emplace_back([&, r] {
+      std::vector<std::string> env = {"DISTILL_TRAIN_DP_OUT=" + dir, "DISTILL_TRAIN_BASE=" + base,
+                                      "DISTILL_TRAIN_SHARDS=" + shards, "RANK=" + std::to_string(r),
+                                      "LOCAL_RANK=0", "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port};
+      env.insert(env.end(), extra.begin(), extra.end());
+      statuses[r] = RunChild("Train.DataParallelChild", env);
+    });
+  }
+  for (auto& t : ranks) t.join();
+  return statuses;
+}
+
+// Field `key` of every line of `dir`'s metrics.jsonl.
+std::vector<double> Logged(const std::string& dir, const char* key) {
+  std::ifstream metrics(fs::path(dir) / "metrics.jsonl");
+  std::vector<double> values;
+  for (std::string line; std::getline(metrics, line);) values.push_back(json::parse(line)[key].get<double>());
+  return values;
+}
+
 // Property: two processes on Gloo, each with one row per step, match one process with two rows per step (the
 // same global batch): the same loss curve and final weights, to tolerance; also after a stop asked of one rank and
 // a resume, and when one process resumes the pair's checkpoint or the pair one process's; the sharded optimizer
@@ -765,31 +800,13 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   const std::string out = (TestRoot() / "run-dp").string();
   // The two ranks' exit statuses for a run into `dir` with `extra` environment.
   const auto run_ranks = [&](const std::string& dir, const std::vector<std::string>& extra) {
-    const std::string port = std::to_string(FreePort());
-    std::vector<int> statuses(2);
-    std::vector<std::thread> ranks;
-    for (int r = 0; r < 2; ++r) {
-      ranks.emplace_back([&, r] {
-        std::vector<std::string> env = {"DISTILL_TRAIN_DP_OUT=" + dir, "DISTILL_TRAIN_BASE=" + base,
-                                        "DISTILL_TRAIN_SHARDS=" + shards, "RANK=" + std::to_string(r),
-                                        "LOCAL_RANK=0", "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port};
-        env.insert(env.end(), extra.begin(), extra.end());
-        statuses[r] = RunChild("Train.DataParallelChild", env);
-      });
-    }
-    for (auto& t : ranks) t.join();
-    return statuses;
+    return RunGlooPair(base, shards, dir, extra);
   };
   const auto expect_exits = [](const std::vector<int>& statuses, int code) {
     for (int r = 0; r < 2; ++r)
       EXPECT_TRUE(WIFEXITED(statuses[r]) && WEXITSTATUS(statuses[r]) == code) << "rank " << r << ": " << statuses[r];
   };
-  const auto losses_in = [](const std::string& dir) {
-    std::ifstream metrics(fs::path(dir) / "metrics.jsonl");
-    std::vector<double> losses;
-    for (std::string line; std::getline(metrics, line);) losses.push_back(json::parse(line)["loss"].get<double>());
-    return losses;
-  };
+  const auto losses_in = [](const std::string& dir) { return Logged(dir, "loss"); };
   const auto expect_single_run = [&](const std::string& dir) {
     const std::vector<double> losses = losses_in(dir);
     ASSERT_EQ(losses.size(), single->metrics.size());
@@ -864,12 +881,8 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
   const std::string whole = (TestRoot() / "run-dp-unsharded").string();
   expect_exits(run_ranks(whole, {"DISTILL_TRAIN_DP_UNSHARDED=1"}), 0);
   EXPECT_EQ(MaxDiff(Weights(*LatestCheckpoint(out)), Weights(*LatestCheckpoint(whole))), 0.0);
-  const auto grad_norms = [](const std::string& dir) {  // combined from the owners' shares when sharded
-    std::ifstream metrics(fs::path(dir) / "metrics.jsonl");
-    std::vector<double> norms;
-    for (std::string line; std::getline(metrics, line);) norms.push_back(json::parse(line)["grad_norm"].get<double>());
-    return norms;
-  };
+  // Combined from the owners' shares when sharded.
+  const auto grad_norms = [](const std::string& dir) { return Logged(dir, "grad_norm"); };
   EXPECT_EQ(grad_norms(out), grad_norms(whole));
   EXPECT_GT(grad_norms(whole).front(), 1.0);  // above max_grad_norm: the clipping is exercised
   const fs::path sharded_checkpoint = *LatestCheckpoint(out), whole_checkpoint = *LatestCheckpoint(whole);
@@ -920,6 +933,38 @@ TEST(Train, TwoGlooRanksMatchOneProcess) {
     EXPECT_EQ(bf16_resumed->metrics[i].grad_norm, single_bf16->metrics[i].grad_norm) << "step " << i + 1;
   }
   EXPECT_EQ(MaxDiff(Weights(single_bf16->last_checkpoint), Weights(bf16_resumed->last_checkpoint)), 0.0);
+}
+
+// Property: each rank draws its own LoRA dropout masks. Two Gloo ranks fed the same row, with dropout 0.5, log
+// another gradient norm than one process on that row (whose masks rank 0 draws): their mean gradient is not the
+// single one's; with dropout 0 they agree. (The first step's loss cannot show it: lora_B starts at zero.)
+TEST(Train, RanksDrawTheirOwnDropoutMasks) {
+  if (!DataParallel::HasBackend(torch::kCPU)) GTEST_SKIP() << "no Gloo in this build (no gloo headers)";
+  const std::string base = MakeBase("base-masks"), shards = MakeShards("shards-masks", 4, 32, 0, true);
+  for (const double dropout : {0.5, 0.0}) {
+    SCOPED_TRACE(dropout);
+    TrainOptions single = BaseOptions(base, shards, absl::StrCat("run-masks-single-", dropout));
+    single.mode = "lora";
+    single.lora_r = 4;
+    single.lora_dropout = dropout;
+    single.micro_batch_rows = 1;
+    single.max_steps = 1;
+    auto alone = Train(single);
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    const std::string pair = (TestRoot() / absl::StrCat("run-masks-pair-", dropout)).string();
+    for (int status : RunGlooPair(base, shards, pair, {absl::StrCat("DISTILL_TRAIN_DP_LORA_DROPOUT=", dropout)}))
+      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    const std::vector<double> norms = Logged(pair, "grad_norm");
+    ASSERT_EQ(norms.size(), 1u);
+    const double single_norm = alone->metrics.front().grad_norm;
+    std::printf("dropout %.1f: gradient norm of one process %.9f, of two ranks on the same row %.9f\n", dropout,
+                single_norm, norms.front());
+    if (dropout > 0) {
+      EXPECT_GT(std::abs(norms.front() - single_norm), 1e-3 * single_norm);
+    } else {
+      EXPECT_NEAR(norms.front(), single_norm, 1e-6 * single_norm);
+    }
+  }
 }
 
 // Property: the same loop on a CUDA device gives the CPU's losses and weights in fp32 (here with per-layer
