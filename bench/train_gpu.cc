@@ -35,6 +35,7 @@
 #include "data/remove_tree.h"
 #include "nlohmann/json.hpp"
 #include "trainer/checkpoint_io.h"
+#include "trainer/distributed.h"
 #include "trainer/hf/model_config.h"
 #include "trainer/loss.h"
 #include "trainer/memory.h"
@@ -161,6 +162,11 @@ Result RunOursSteps(const Options& o, const fs::path& model_dir, const PackedRow
     r.error = std::string(optimizer.status().message());
     return r;
   }
+  auto one_rank = trainer::DataParallel::Init(trainer::DistEnv{}, device);  // no group: the fold alone
+  if (!one_rank.ok()) {
+    r.error = std::string(one_rank.status().message());
+    return r;
+  }
   if (!recompute && !bf16_weights) {
     torch::NoGradGuard no_grad;
     r.fp32_loss = trainer::MaskedLossSum(model, trainer::Hidden(model, micro.ids, micro.positions, micro.cu_seqlens),
@@ -174,10 +180,10 @@ Result RunOursSteps(const Options& o, const fs::path& model_dir, const PackedRow
     r.losses.push_back(
         trainer::AccumulateGradients(model, micro, denominator, recompute, device.is_cuda() && !bf16_weights) /
         denominator);
-    if (bf16_weights) {  // one micro-batch on one rank: the fold is a cast (DataParallel's, without the reduce)
-      for (size_t i = 0; i < params.size(); ++i) {
-        stepped[i].mutable_grad() = params[i].grad().to(torch::kFloat32);
-        params[i].mutable_grad() = torch::Tensor();
+    if (bf16_weights) {
+      if (auto s = (*one_rank)->AccumulateGradientsIntoMasters(params, stepped, {}); !s.ok()) {
+        r.error = std::string(s.message());
+        return r;
       }
     }
     trainer::ClipGradNorm(stepped, 1.0);

@@ -277,6 +277,7 @@ absl::StatusOr<int64_t> LoadResplitOptimizerState(torch::optim::Optimizer& optim
   using StateMap = std::decay_t<decltype(optimizer.state())>;
   if (stepped.size() != named.size()) return absl::InvalidArgumentError("one stepped tensor per named tensor");
   std::optional<int64_t> step;
+  std::string step_from;  // the first file read
   for (const SavedOptimizerShare& file : files) {
     if (std::none_of(file.indices.begin(), file.indices.end(),
                      [&](size_t i) { return i < stepped.size() && stepped[i].defined(); }))
@@ -298,9 +299,10 @@ absl::StatusOr<int64_t> LoadResplitOptimizerState(torch::optim::Optimizer& optim
     auto file_step = LoadOptimizerState(**reader, file.path, with_weights);
     if (!file_step.ok()) return file_step.status();
     if (step && *step != *file_step) {
-      return absl::DataLossError(absl::StrCat(file.path, ": holds step ", *file_step, ", ", files.front().path,
-                                              " step ", *step));
+      return absl::DataLossError(absl::StrCat(file.path, ": holds step ", *file_step, ", ", step_from, " step ",
+                                              *step));
     }
+    if (!step) step_from = file.path;
     step = *file_step;
     torch::NoGradGuard no_grad;
     for (const auto& group : (*reader)->param_groups()) {

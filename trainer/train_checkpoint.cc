@@ -419,12 +419,14 @@ absl::StatusOr<int64_t> RestoreLatest(const RunFolder& run, const TrainOptions& 
     if (!checkpoint.ok()) return checkpoint.status();
     if (auto s = LoadWeights(model, **checkpoint); !s.ok()) return s;
   }
-  // The same split (then the same ranks when sharded) reads this rank's file; another reads them all.
-  const fs::path optimizer_path = dir / OptimizerFileName(saved_shards == shards ? dp.rank() : 0,
-                                                          static_cast<int>(saved_shards));
+  // The same split (then the same ranks when sharded) reads this rank's file; another reads those it needs.
+  const std::string optimizer_path =
+      saved_shards == shards ? (dir / OptimizerFileName(dp.rank(), shards)).string()
+      : saved_shards == 1    ? (dir / OptimizerFileName(0, 1)).string()
+                             : absl::StrCat((dir / "optimizer-rank*-of-").string(), saved_shards, ".pt");
   absl::StatusOr<int64_t> optimizer_step;
   if (saved_shards == shards) {
-    optimizer_step = LoadOptimizerState(optimizer, optimizer_path.string(), identity.master_weights);
+    optimizer_step = LoadOptimizerState(optimizer, optimizer_path, identity.master_weights);
   } else {
     std::vector<torch::Tensor> tensors;
     for (const auto& [name, t] : layout.named) tensors.push_back(t);
@@ -439,7 +441,7 @@ absl::StatusOr<int64_t> RestoreLatest(const RunFolder& run, const TrainOptions& 
   }
   if (!optimizer_step.ok()) return optimizer_step.status();
   if (*optimizer_step != step) {
-    return absl::DataLossError(absl::StrCat(optimizer_path.string(), ": holds step ", *optimizer_step,
+    return absl::DataLossError(absl::StrCat(optimizer_path, ": holds step ", *optimizer_step,
                                             ", trainer_state.json step ", step));
   }
   if (auto s = loader.Restore((*state)["cursor"]); !s.ok()) {
